@@ -1,0 +1,76 @@
+# fleetfix.remediate — every target prints what it does. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help setup collection stage sanity units integration lint docs-lint test demo bench \
+        testbed-build testbed-up testbed-down testbed-status clean
+
+VENV        ?= .venv
+PY          := $(abspath $(VENV))/bin/python
+STAGE_ROOT  ?= build/stage
+COLLECTION  := $(abspath $(STAGE_ROOT))/ansible_collections/fleetfix/remediate
+TARGETS     ?=
+SANITY_ARGS ?=
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export FLEETFIX_TESTBED_STATE ?= $(CURDIR)/tests/testbed/.state
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+TESTBED     := PYTHONPATH=$(CURDIR)/tests/testbed $(PY) -m testbed
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+setup:  ## apt packages when missing, .venv with pinned tools (tests/requirements-dev.txt)
+	@tools/setup.sh $(VENV)
+
+stage: setup  ## copy the collection to build/stage/ansible_collections/fleetfix/remediate
+	@tools/stage.sh $(STAGE_ROOT) >/dev/null && echo "staged: $(COLLECTION)"
+
+collection: setup  ## build the collection tarball and install it into ./collections
+	@echo "== building and installing fleetfix.remediate into ./collections"
+	@$(VENV)/bin/ansible-galaxy collection build --force --output-path build/ . >/dev/null
+	@$(VENV)/bin/ansible-galaxy collection install --force -p collections build/fleetfix-remediate-*.tar.gz >/dev/null
+	@ls build/fleetfix-remediate-*.tar.gz
+
+sanity: stage  ## ansible-test sanity, every test, empty ignore files
+	@echo "== ansible-test sanity"
+	@tools/sanity-bootstrap.sh $(PY)
+	@cd $(COLLECTION) && ansible-test sanity --local --python 3.11 --requirements --color no $(SANITY_ARGS)
+
+units: stage  ## ansible-test units
+	@echo "== ansible-test units"
+	@cd $(COLLECTION) && ansible-test units --local --python 3.11 --requirements --color no $(TARGETS)
+
+integration: stage  ## ansible-test integration against the embedded testbed (TARGETS=... for some)
+	@echo "== ansible-test integration (testbed started by the targets, stopped at the end)"
+	@tools/integration.sh $(COLLECTION) $(TARGETS)
+
+lint: stage  ## ansible-lint, production profile, on roles and playbooks
+	@echo "== ansible-lint --profile production"
+	@cd $(COLLECTION) && ansible-lint --profile production --offline roles playbooks
+
+docs-lint: stage  ## antsibull-docs lint-collection-docs --plugin-docs
+	@echo "== antsibull-docs lint-collection-docs"
+	@cd $(COLLECTION) && antsibull-docs lint-collection-docs --plugin-docs .
+
+test: sanity units integration lint docs-lint  ## everything CI runs
+	@echo "== make test: all passed"
+
+testbed-build: setup  ## compile the simulators
+	@$(TESTBED) build
+
+testbed-up: setup  ## start the embedded testbed (vCenter simulator, WinRM peer, DNS servers)
+	@$(TESTBED) up
+
+testbed-down:  ## stop the embedded testbed
+	@$(TESTBED) down
+
+testbed-status:  ## what the testbed is running
+	@$(TESTBED) status
+
+demo: collection  ## start the testbed, run the remediation playbooks against it, summarise, stop
+	@tools/demo.sh
+
+bench: setup  ## the benchmarks under bench/, a table of figures
+	@$(PY) bench/run.py
+
+clean:  ## remove build output (not .venv)
+	rm -rf build collections tests/output

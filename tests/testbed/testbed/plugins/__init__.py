@@ -1,0 +1,1 @@
+# Private to this repository's tests. Each module here defines PLUGIN, one kind of simulated server.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Private to this repository's build. Run ansible-test integration on the staged collection.
+# Each target's setup_* dependency starts the part of the testbed it needs (idempotent);
+# whatever was started is stopped when this script ends, however it ends.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+collection=${1:?usage: integration.sh COLLECTION_DIR [TARGET...]}
+shift
+python="$root/.venv/bin/python"
+state=${FLEETFIX_TESTBED_STATE:-$root/tests/testbed/.state}
+testbed() { PYTHONPATH="$root/tests/testbed" FLEETFIX_TESTBED_STATE="$state" "$python" -m testbed "$@"; }
+trap 'echo "== stopping the testbed"; testbed down' EXIT
+
+# ansible-test hands targets a filtered environment; integration_config.yml is how they learn
+# where the testbed launcher and its state live.
+cat > "$collection/tests/integration/integration_config.yml" <<YAML
+---
+fleetfix_repo_root: $root
+fleetfix_testbed_dir: $root/tests/testbed
+fleetfix_testbed_state: $state
+fleetfix_testbed_python: $python
+YAML
+cd "$collection"
+ansible-test integration --local --python 3.11 --requirements --color no "$@"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Private to this repository's build. Install what the tests, demo and benchmarks need on a
+# fresh Debian/Ubuntu machine: Debian packages only when missing, then a virtual
+# environment with the pinned tool versions (reinstalled when the pins change).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${1:-.venv}
+cd "$root"
+
+# Debian packages: Go and govmomi build the vCenter simulator, NSD serves DNS, rsync stages.
+packages=(golang-go golang-github-vmware-govmomi-dev nsd rsync)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== apt-get install ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+stamp="$venv/.requirements.sha256"
+want=$(cat tests/requirements-dev.txt requirements.txt | sha256sum | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== virtual environment $venv with pinned tools"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
