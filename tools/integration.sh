@@ -9,7 +9,19 @@ shift
 python="$root/.venv/bin/python"
 state=${FLEETFIX_TESTBED_STATE:-$root/tests/testbed/.state}
 testbed() { PYTHONPATH="$root/tests/testbed" FLEETFIX_TESTBED_STATE="$state" "$python" -m testbed "$@"; }
-trap 'echo "== stopping the testbed"; testbed down' EXIT
+# Stop only what this run started: parts that were already up (someone's testbed-up) stay up.
+running_before=$(testbed status | awk '$2 == "up" {print $1}' | tr '\n' ' ')
+stop_started() {
+  local started=()
+  for part in $(testbed status | awk '$2 != "down" {print $1}'); do
+    [[ " $running_before " == *" $part "* ]] || started+=("$part")
+  done
+  if [ ${#started[@]} -gt 0 ]; then
+    echo "== stopping the testbed parts this run started: ${started[*]}"
+    testbed down --only "$(IFS=,; echo "${started[*]}")"
+  fi
+}
+trap stop_started EXIT
 
 # ansible-test hands targets a filtered environment; integration_config.yml is how they learn
 # where the testbed launcher and its state live.

@@ -7,8 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-.venv}
 cd "$root"
 
-# Debian packages: Go and govmomi build the vCenter simulator, NSD serves DNS, rsync stages.
-packages=(golang-go golang-github-vmware-govmomi-dev nsd rsync)
+# Debian packages: Go and govmomi build the vCenter simulator, NSD and Unbound serve DNS,
+# Chromium renders the compliance report in its test, rsync stages the collection.
+packages=(golang-go golang-github-vmware-govmomi-dev nsd unbound chromium rsync)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
