@@ -21,4 +21,8 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else
   rsync -a --delete --exclude .venv --exclude build --exclude tests/output --exclude tests/testbed/.state ./ "$target/"
 fi
+# ansible-test lists a collection's files with git when it sits in a work tree. The copy lies
+# inside this repository's ignored build/ folder, so give it a repository of its own: its
+# files are then untracked-but-not-ignored, which ansible-test includes.
+[ -d "$target/.git" ] || git init -q "$target"
 echo "$target"
