@@ -28,6 +28,8 @@ DEFAULT_STATE_DIR = os.path.join(TESTBED_ROOT, '.state')
 class TestbedError(Exception):
     """A problem a person can act on: the message says what and how."""
 
+    __test__ = False  # not a pytest test class, whatever its name says
+
 
 class Plugin:
     """One kind of simulated server. Subclasses set ``name`` and override the hooks."""
