@@ -1,7 +1,7 @@
 # fleetfix.remediate — every target prints what it does. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup collection stage sanity units integration lint docs-lint test demo bench \
+.PHONY: help setup collection stage sanity units integration lint docs-lint build-check test demo bench \
         testbed-build testbed-up testbed-down testbed-status clean
 
 VENV        ?= .venv
@@ -51,7 +51,11 @@ docs-lint: stage  ## antsibull-docs lint-collection-docs --plugin-docs
 	@echo "== antsibull-docs lint-collection-docs"
 	@cd $(COLLECTION) && antsibull-docs lint-collection-docs --plugin-docs .
 
-test: sanity units integration lint docs-lint  ## everything CI runs
+build-check: stage  ## build the tarball and check it carries no test output, venv or cache
+	@echo "== ansible-galaxy collection build (contents check)"
+	@tools/build-check.sh $(COLLECTION)
+
+test: sanity units integration lint docs-lint build-check  ## everything CI runs
 	@echo "== make test: all passed"
 
 testbed-build: setup  ## compile the simulators
