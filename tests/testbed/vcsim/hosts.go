@@ -1,0 +1,401 @@
+// Private to this repository's tests, demo and benchmarks.
+
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+const (
+	ntpService = "ntpd"
+	ntpRuleset = "ntpClient"
+)
+
+var utcZone = types.HostDateTimeSystemTimeZone{Key: "UTC", Name: "UTC", Description: "UTC", GmtOffset: 0}
+
+// hostSim is what the simulator adds to one HostSystem: its clock offset, its faults and
+// the objects behind its configManager. host fields are changed under the host's registry
+// lock (the PropertyCollector reads them under the same lock); the rest under mu.
+type hostSim struct {
+	name        string
+	host        *simulator.HostSystem
+	dateTime    *HostDateTimeSystem
+	service     *HostServiceSystem
+	firewall    *HostFirewallSystem
+	startOffset float64
+
+	mu     sync.Mutex
+	offset float64
+	faults map[string]string
+}
+
+type fleet struct {
+	hosts map[string]*hostSim
+	order []string
+}
+
+// newFleet extends every HostSystem of the inventory; one pass, no lookups per host.
+func newFleet(drifted int, driftSeconds float64) *fleet {
+	f := &fleet{hosts: map[string]*hostSim{}}
+	for _, entity := range simulator.Map.All("HostSystem") {
+		host := entity.(*simulator.HostSystem)
+		f.hosts[host.Name] = attach(host)
+		f.order = append(f.order, host.Name)
+	}
+	sort.Strings(f.order)
+	for i, name := range f.order {
+		if i < drifted {
+			f.hosts[name].startOffset = driftSeconds
+		}
+	}
+	for _, h := range f.hosts {
+		h.reset()
+	}
+	return f
+}
+
+func attach(host *simulator.HostSystem) *hostSim {
+	h := &hostSim{name: host.Name, host: host, faults: map[string]string{}}
+
+	// NewHostSystem deep-copies the host config, so its firewall info and service list are
+	// this host's own; the firewall system must share that copy, not the package template.
+	oldFirewall := simulator.Map.Get(*host.ConfigManager.FirewallSystem).(*simulator.HostFirewallSystem)
+	h.firewall = &HostFirewallSystem{HostFirewallSystem: *oldFirewall, sim: h}
+	h.firewall.FirewallInfo = host.Config.Firewall
+	simulator.Map.Put(h.firewall)
+
+	h.dateTime = &HostDateTimeSystem{sim: h}
+	simulator.Map.Put(h.dateTime)
+	dateTimeRef := h.dateTime.Reference()
+	host.ConfigManager.DateTimeSystem = &dateTimeRef
+
+	h.service = &HostServiceSystem{sim: h}
+	simulator.Map.Put(h.service)
+	serviceRef := h.service.Reference()
+	host.ConfigManager.ServiceSystem = &serviceRef
+	return h
+}
+
+// withHost runs f holding the host's registry lock.
+func (h *hostSim) withHost(f func()) {
+	simulator.Map.WithLock(h.host.Reference(), f)
+}
+
+// reset puts the host back into its start state.
+func (h *hostSim) reset() {
+	h.mu.Lock()
+	h.offset = h.startOffset
+	h.faults = map[string]string{}
+	h.mu.Unlock()
+	h.withHost(func() {
+		h.setDateTimeLocked(utcZone, []string{})
+		h.setServiceLocked(func(s *types.HostService) {
+			s.Policy = "off"
+			s.Running = false
+		})
+		h.setRulesetLocked(ntpRuleset, false)
+		h.host.Runtime.ConnectionState = types.HostSystemConnectionStateConnected
+	})
+}
+
+// setDateTimeLocked writes the date/time info both where the HostDateTimeSystem serves it
+// and into host.config.dateTimeInfo, which clients read through the host.
+func (h *hostSim) setDateTimeLocked(zone types.HostDateTimeSystemTimeZone, servers []string) {
+	info := types.HostDateTimeInfo{
+		TimeZone:  zone,
+		NtpConfig: &types.HostNtpConfig{Server: append([]string(nil), servers...)},
+	}
+	h.dateTime.DateTimeInfo = info
+	copied := info
+	copied.NtpConfig = &types.HostNtpConfig{Server: append([]string(nil), servers...)}
+	h.host.Config.DateTimeInfo = &copied
+}
+
+// setServiceLocked changes the ntpd entry; host.config.service and the service system's
+// serviceInfo get fresh copies so nobody reading the old one sees a half-written list.
+func (h *hostSim) setServiceLocked(change func(*types.HostService)) bool {
+	services := append([]types.HostService(nil), h.host.Config.Service.Service...)
+	found := false
+	for i := range services {
+		if services[i].Key == ntpService {
+			change(&services[i])
+			found = true
+		}
+	}
+	h.host.Config.Service = &types.HostServiceInfo{Service: services}
+	h.service.ServiceInfo = types.HostServiceInfo{Service: append([]types.HostService(nil), services...)}
+	return found
+}
+
+func (h *hostSim) setServiceByKeyLocked(key string, change func(*types.HostService)) bool {
+	services := append([]types.HostService(nil), h.host.Config.Service.Service...)
+	found := false
+	for i := range services {
+		if services[i].Key == key {
+			change(&services[i])
+			found = true
+		}
+	}
+	if found {
+		h.host.Config.Service = &types.HostServiceInfo{Service: services}
+		h.service.ServiceInfo = types.HostServiceInfo{Service: append([]types.HostService(nil), services...)}
+	}
+	return found
+}
+
+func (h *hostSim) setRulesetLocked(key string, enabled bool) bool {
+	info := h.host.Config.Firewall
+	for i := range info.Ruleset {
+		if info.Ruleset[i].Key == key {
+			info.Ruleset[i].Enabled = enabled
+			return true
+		}
+	}
+	return false
+}
+
+// refuse returns the fault a call must raise, or nil: a host that is not connected, or a
+// fault configured for this method.
+func (h *hostSim) refuse(method string) *soap.Fault {
+	var state types.HostSystemConnectionState
+	h.withHost(func() { state = h.host.Runtime.ConnectionState })
+	switch state {
+	case types.HostSystemConnectionStateDisconnected:
+		return simulator.Fault(fmt.Sprintf("host %s is disconnected", h.name), &types.HostNotConnected{})
+	case types.HostSystemConnectionStateNotResponding:
+		return simulator.Fault(fmt.Sprintf("host %s is not responding", h.name), &types.HostNotReachable{})
+	}
+	h.mu.Lock()
+	name := h.faults[method]
+	h.mu.Unlock()
+	if name == "" {
+		return nil
+	}
+	fault, _ := faultFor(name)
+	return simulator.Fault(fmt.Sprintf("simulated %s on %s for %s", name, h.name, method), fault)
+}
+
+// faultFor is the fault a control-API fault name stands for.
+func faultFor(name string) (types.BaseMethodFault, bool) {
+	switch name {
+	case "HostConfigFault":
+		return &types.HostConfigFault{}, true
+	case "NotFound":
+		return &types.NotFound{}, true
+	case "InvalidState":
+		return &types.InvalidState{}, true
+	case "HostNotConnected":
+		return &types.HostNotConnected{}, true
+	case "RuntimeFault", "SystemError":
+		return &types.SystemError{Reason: "simulated"}, true
+	}
+	return nil, false
+}
+
+var faultNames = []string{"HostConfigFault", "NotFound", "InvalidState", "HostNotConnected", "SystemError"}
+
+func (h *hostSim) now() time.Time {
+	h.mu.Lock()
+	offset := h.offset
+	h.mu.Unlock()
+	return time.Now().UTC().Add(time.Duration(offset * float64(time.Second)))
+}
+
+// HostDateTimeSystem: the registry takes the managed-object type from the struct name.
+type HostDateTimeSystem struct {
+	mo.HostDateTimeSystem
+	sim *hostSim
+}
+
+func (s *HostDateTimeSystem) UpdateDateTimeConfig(req *types.UpdateDateTimeConfig) soap.HasFault {
+	body := &methods.UpdateDateTimeConfigBody{}
+	if fault := s.sim.refuse("UpdateDateTimeConfig"); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	zone := s.DateTimeInfo.TimeZone
+	if req.Config.TimeZone != "" {
+		if !strings.EqualFold(req.Config.TimeZone, "UTC") {
+			body.Fault_ = simulator.Fault("unknown time zone "+req.Config.TimeZone,
+				&types.InvalidArgument{InvalidProperty: "config.timeZone"})
+			return body
+		}
+		zone = utcZone
+	}
+	servers := []string{}
+	if s.DateTimeInfo.NtpConfig != nil {
+		servers = s.DateTimeInfo.NtpConfig.Server
+	}
+	if req.Config.NtpConfig != nil {
+		servers = req.Config.NtpConfig.Server
+	}
+	s.sim.withHost(func() { s.sim.setDateTimeLocked(zone, servers) })
+	body.Res = &types.UpdateDateTimeConfigResponse{}
+	return body
+}
+
+func (s *HostDateTimeSystem) QueryDateTime(req *types.QueryDateTime) soap.HasFault {
+	body := &methods.QueryDateTimeBody{}
+	if fault := s.sim.refuse("QueryDateTime"); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	body.Res = &types.QueryDateTimeResponse{Returnval: s.sim.now()}
+	return body
+}
+
+func (s *HostDateTimeSystem) UpdateDateTime(req *types.UpdateDateTime) soap.HasFault {
+	body := &methods.UpdateDateTimeBody{}
+	if fault := s.sim.refuse("UpdateDateTime"); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	offset := req.DateTime.Sub(time.Now()).Seconds()
+	s.sim.mu.Lock()
+	s.sim.offset = offset
+	s.sim.mu.Unlock()
+	body.Res = &types.UpdateDateTimeResponse{}
+	return body
+}
+
+func (s *HostDateTimeSystem) RefreshDateTimeSystem(req *types.RefreshDateTimeSystem) soap.HasFault {
+	body := &methods.RefreshDateTimeSystemBody{}
+	if fault := s.sim.refuse("RefreshDateTimeSystem"); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	body.Res = &types.RefreshDateTimeSystemResponse{}
+	return body
+}
+
+func (s *HostDateTimeSystem) QueryAvailableTimeZones(req *types.QueryAvailableTimeZones) soap.HasFault {
+	body := &methods.QueryAvailableTimeZonesBody{}
+	if fault := s.sim.refuse("QueryAvailableTimeZones"); fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	body.Res = &types.QueryAvailableTimeZonesResponse{Returnval: []types.HostDateTimeSystemTimeZone{utcZone}}
+	return body
+}
+
+// HostServiceSystem: the registry takes the managed-object type from the struct name.
+type HostServiceSystem struct {
+	mo.HostServiceSystem
+	sim *hostSim
+}
+
+func notFound(what string) *soap.Fault {
+	return simulator.Fault(what+" not found", &types.NotFound{})
+}
+
+func (s *HostServiceSystem) change(method, key string, change func(*types.HostService)) *soap.Fault {
+	if fault := s.sim.refuse(method); fault != nil {
+		return fault
+	}
+	found := false
+	s.sim.withHost(func() { found = s.sim.setServiceByKeyLocked(key, change) })
+	if !found {
+		return notFound("service " + key)
+	}
+	return nil
+}
+
+func (s *HostServiceSystem) StartService(req *types.StartService) soap.HasFault {
+	body := &methods.StartServiceBody{}
+	if body.Fault_ = s.change("StartService", req.Id, func(svc *types.HostService) { svc.Running = true }); body.Fault_ == nil {
+		body.Res = &types.StartServiceResponse{}
+	}
+	return body
+}
+
+func (s *HostServiceSystem) StopService(req *types.StopService) soap.HasFault {
+	body := &methods.StopServiceBody{}
+	if body.Fault_ = s.change("StopService", req.Id, func(svc *types.HostService) { svc.Running = false }); body.Fault_ == nil {
+		body.Res = &types.StopServiceResponse{}
+	}
+	return body
+}
+
+func (s *HostServiceSystem) RestartService(req *types.RestartService) soap.HasFault {
+	body := &methods.RestartServiceBody{}
+	if body.Fault_ = s.change("RestartService", req.Id, func(svc *types.HostService) { svc.Running = true }); body.Fault_ == nil {
+		body.Res = &types.RestartServiceResponse{}
+	}
+	return body
+}
+
+func (s *HostServiceSystem) UpdateServicePolicy(req *types.UpdateServicePolicy) soap.HasFault {
+	body := &methods.UpdateServicePolicyBody{}
+	switch req.Policy {
+	case "on", "off", "automatic":
+	default:
+		body.Fault_ = simulator.Fault("policy must be on, off or automatic",
+			&types.InvalidArgument{InvalidProperty: "policy"})
+		return body
+	}
+	if body.Fault_ = s.change("UpdateServicePolicy", req.Id, func(svc *types.HostService) { svc.Policy = req.Policy }); body.Fault_ == nil {
+		body.Res = &types.UpdateServicePolicyResponse{}
+	}
+	return body
+}
+
+func (s *HostServiceSystem) RefreshServices(req *types.RefreshServices) soap.HasFault {
+	body := &methods.RefreshServicesBody{}
+	if body.Fault_ = s.sim.refuse("RefreshServices"); body.Fault_ == nil {
+		body.Res = &types.RefreshServicesResponse{}
+	}
+	return body
+}
+
+// HostFirewallSystem replaces govmomi's so that rulesets change under the host's lock and
+// a disconnected or faulting host refuses the call.
+type HostFirewallSystem struct {
+	simulator.HostFirewallSystem
+	sim *hostSim
+}
+
+func (s *HostFirewallSystem) toggle(method, key string, enabled bool) *soap.Fault {
+	if fault := s.sim.refuse(method); fault != nil {
+		return fault
+	}
+	found := false
+	s.sim.withHost(func() { found = s.sim.setRulesetLocked(key, enabled) })
+	if !found {
+		return notFound("ruleset " + key)
+	}
+	return nil
+}
+
+func (s *HostFirewallSystem) EnableRuleset(req *types.EnableRuleset) soap.HasFault {
+	body := &methods.EnableRulesetBody{}
+	if body.Fault_ = s.toggle("EnableRuleset", req.Id, true); body.Fault_ == nil {
+		body.Res = &types.EnableRulesetResponse{}
+	}
+	return body
+}
+
+func (s *HostFirewallSystem) DisableRuleset(req *types.DisableRuleset) soap.HasFault {
+	body := &methods.DisableRulesetBody{}
+	if body.Fault_ = s.toggle("DisableRuleset", req.Id, false); body.Fault_ == nil {
+		body.Res = &types.DisableRulesetResponse{}
+	}
+	return body
+}
+
+func (s *HostFirewallSystem) RefreshFirewall(req *types.RefreshFirewall) soap.HasFault {
+	body := &methods.RefreshFirewallBody{}
+	if body.Fault_ = s.sim.refuse("RefreshFirewall"); body.Fault_ == nil {
+		body.Res = &types.RefreshFirewallResponse{}
+	}
+	return body
+}
