@@ -145,12 +145,12 @@ func (h *hostSim) apply(c hostChange) error {
 		}
 	}
 
-	h.withHost(func() {
-		if c.NtpServers != nil {
-			h.setDateTimeLocked(h.dateTime.DateTimeInfo.TimeZone, *c.NtpServers)
-		}
-		if c.ServicePolicy != nil || c.ServiceRunning != nil {
-			h.setServiceLocked(func(s *types.HostService) {
+	if c.NtpServers != nil {
+		h.withSystem(h.dateTime, func() { h.setDateTimeLocked(h.dateTime.DateTimeInfo.TimeZone, *c.NtpServers) })
+	}
+	if c.ServicePolicy != nil || c.ServiceRunning != nil {
+		h.withSystem(h.service, func() {
+			h.setServiceLocked(ntpService, func(s *types.HostService) {
 				if c.ServicePolicy != nil {
 					s.Policy = *c.ServicePolicy
 				}
@@ -158,14 +158,14 @@ func (h *hostSim) apply(c hostChange) error {
 					s.Running = *c.ServiceRunning
 				}
 			})
-		}
-		if c.FirewallEnabled != nil {
-			h.setRulesetLocked(ntpRuleset, *c.FirewallEnabled)
-		}
-		if c.ConnectionState != nil {
-			h.host.Runtime.ConnectionState = types.HostSystemConnectionState(*c.ConnectionState)
-		}
-	})
+		})
+	}
+	if c.FirewallEnabled != nil {
+		h.withSystem(h.firewall, func() { h.setRulesetLocked(ntpRuleset, *c.FirewallEnabled) })
+	}
+	if c.ConnectionState != nil {
+		h.withHost(func() { h.host.Runtime.ConnectionState = types.HostSystemConnectionState(*c.ConnectionState) })
+	}
 	h.mu.Lock()
 	if c.ClockOffset != nil {
 		h.offset = *c.ClockOffset

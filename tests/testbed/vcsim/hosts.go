@@ -91,21 +91,27 @@ func (h *hostSim) withHost(f func()) {
 	simulator.Map.WithLock(h.host.Reference(), f)
 }
 
+// withSystem runs f holding the lock of one of the host's config managers, then the host's:
+// the order SOAP calls take them in (the call holds its object's lock), so no deadlock.
+func (h *hostSim) withSystem(system mo.Reference, f func()) {
+	simulator.Map.WithLock(system, func() { h.withHost(f) })
+}
+
 // reset puts the host back into its start state.
 func (h *hostSim) reset() {
 	h.mu.Lock()
 	h.offset = h.startOffset
 	h.faults = map[string]string{}
 	h.mu.Unlock()
-	h.withHost(func() {
-		h.setDateTimeLocked(utcZone, []string{})
-		h.setServiceLocked(func(s *types.HostService) {
+	h.withSystem(h.dateTime, func() { h.setDateTimeLocked(utcZone, []string{}) })
+	h.withSystem(h.service, func() {
+		h.setServiceLocked(ntpService, func(s *types.HostService) {
 			s.Policy = "off"
 			s.Running = false
 		})
-		h.setRulesetLocked(ntpRuleset, false)
-		h.host.Runtime.ConnectionState = types.HostSystemConnectionStateConnected
 	})
+	h.withSystem(h.firewall, func() { h.setRulesetLocked(ntpRuleset, false) })
+	h.withHost(func() { h.host.Runtime.ConnectionState = types.HostSystemConnectionStateConnected })
 }
 
 // setDateTimeLocked writes the date/time info both where the HostDateTimeSystem serves it
@@ -121,23 +127,10 @@ func (h *hostSim) setDateTimeLocked(zone types.HostDateTimeSystemTimeZone, serve
 	h.host.Config.DateTimeInfo = &copied
 }
 
-// setServiceLocked changes the ntpd entry; host.config.service and the service system's
-// serviceInfo get fresh copies so nobody reading the old one sees a half-written list.
-func (h *hostSim) setServiceLocked(change func(*types.HostService)) bool {
-	services := append([]types.HostService(nil), h.host.Config.Service.Service...)
-	found := false
-	for i := range services {
-		if services[i].Key == ntpService {
-			change(&services[i])
-			found = true
-		}
-	}
-	h.host.Config.Service = &types.HostServiceInfo{Service: services}
-	h.service.ServiceInfo = types.HostServiceInfo{Service: append([]types.HostService(nil), services...)}
-	return found
-}
-
-func (h *hostSim) setServiceByKeyLocked(key string, change func(*types.HostService)) bool {
+// setServiceLocked changes one service. Responses are serialised after the locks are
+// released, so nothing served is changed in place: host.config.service and the service
+// system's serviceInfo get fresh copies.
+func (h *hostSim) setServiceLocked(key string, change func(*types.HostService)) bool {
 	services := append([]types.HostService(nil), h.host.Config.Service.Service...)
 	found := false
 	for i := range services {
@@ -153,15 +146,24 @@ func (h *hostSim) setServiceByKeyLocked(key string, change func(*types.HostServi
 	return found
 }
 
+// setRulesetLocked enables or disables one ruleset, copy-on-write like setServiceLocked;
+// host.config.firewall and the firewall system's firewallInfo are the same object.
 func (h *hostSim) setRulesetLocked(key string, enabled bool) bool {
-	info := h.host.Config.Firewall
+	old := h.host.Config.Firewall
+	info := &types.HostFirewallInfo{DefaultPolicy: old.DefaultPolicy,
+		Ruleset: append([]types.HostFirewallRuleset(nil), old.Ruleset...)}
+	found := false
 	for i := range info.Ruleset {
 		if info.Ruleset[i].Key == key {
 			info.Ruleset[i].Enabled = enabled
-			return true
+			found = true
 		}
 	}
-	return false
+	if found {
+		h.host.Config.Firewall = info
+		h.firewall.FirewallInfo = info
+	}
+	return found
 }
 
 // refuse returns the fault a call must raise, or nil: a host that is not connected, or a
@@ -303,7 +305,7 @@ func (s *HostServiceSystem) change(method, key string, change func(*types.HostSe
 		return fault
 	}
 	found := false
-	s.sim.withHost(func() { found = s.sim.setServiceByKeyLocked(key, change) })
+	s.sim.withHost(func() { found = s.sim.setServiceLocked(key, change) })
 	if !found {
 		return notFound("service " + key)
 	}
