@@ -110,7 +110,12 @@ func (h *hostSim) reset() {
 			s.Running = false
 		})
 	})
-	h.withSystem(h.firewall, func() { h.setRulesetLocked(ntpRuleset, false) })
+	h.withSystem(h.firewall, func() {
+		h.changeRulesetLocked(ntpRuleset, func(ruleset *types.HostFirewallRuleset) {
+			ruleset.Enabled = false
+			ruleset.AllowedHosts = &types.HostFirewallRulesetIpList{AllIp: true}
+		})
+	})
 	h.withHost(func() { h.host.Runtime.ConnectionState = types.HostSystemConnectionStateConnected })
 }
 
@@ -149,13 +154,17 @@ func (h *hostSim) setServiceLocked(key string, change func(*types.HostService)) 
 // setRulesetLocked enables or disables one ruleset, copy-on-write like setServiceLocked;
 // host.config.firewall and the firewall system's firewallInfo are the same object.
 func (h *hostSim) setRulesetLocked(key string, enabled bool) bool {
+	return h.changeRulesetLocked(key, func(ruleset *types.HostFirewallRuleset) { ruleset.Enabled = enabled })
+}
+
+func (h *hostSim) changeRulesetLocked(key string, change func(*types.HostFirewallRuleset)) bool {
 	old := h.host.Config.Firewall
 	info := &types.HostFirewallInfo{DefaultPolicy: old.DefaultPolicy,
 		Ruleset: append([]types.HostFirewallRuleset(nil), old.Ruleset...)}
 	found := false
 	for i := range info.Ruleset {
 		if info.Ruleset[i].Key == key {
-			info.Ruleset[i].Enabled = enabled
+			change(&info.Ruleset[i])
 			found = true
 		}
 	}
@@ -391,6 +400,31 @@ func (s *HostFirewallSystem) DisableRuleset(req *types.DisableRuleset) soap.HasF
 	if body.Fault_ = s.toggle("DisableRuleset", req.Id, false); body.Fault_ == nil {
 		body.Res = &types.DisableRulesetResponse{}
 	}
+	return body
+}
+
+// UpdateRuleset sets which hosts a ruleset allows (community.vmware's
+// vmware_host_firewall_manager calls it whenever allowed_hosts differs).
+func (s *HostFirewallSystem) UpdateRuleset(req *types.UpdateRuleset) soap.HasFault {
+	body := &methods.UpdateRulesetBody{}
+	if body.Fault_ = s.sim.refuse("UpdateRuleset"); body.Fault_ != nil {
+		return body
+	}
+	allowed := req.Spec.AllowedHosts
+	allowed.IpAddress = append([]string(nil), allowed.IpAddress...)
+	allowed.IpNetwork = append([]types.HostFirewallRulesetIpNetwork(nil), allowed.IpNetwork...)
+	found := false
+	s.sim.withHost(func() {
+		found = s.sim.changeRulesetLocked(req.Id, func(ruleset *types.HostFirewallRuleset) {
+			copied := allowed
+			ruleset.AllowedHosts = &copied
+		})
+	})
+	if !found {
+		body.Fault_ = notFound("ruleset " + req.Id)
+		return body
+	}
+	body.Res = &types.UpdateRulesetResponse{}
 	return body
 }
 

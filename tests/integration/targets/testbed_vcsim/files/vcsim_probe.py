@@ -46,6 +46,9 @@ def host_state(host):
     state['config_service_policy'] = ntpd.policy
     state['config_service_running'] = ntpd.running
     state['config_firewall_enabled'] = [rule.enabled for rule in config.firewall.ruleset if rule.key == 'ntpClient'][0]
+    ntp_client = [rule for rule in config.firewall.ruleset if rule.key == 'ntpClient'][0]
+    state['config_firewall_allowed'] = {
+        'all_ip': ntp_client.allowedHosts.allIp, 'ip_address': list(ntp_client.allowedHosts.ipAddress or [])}
     state['system_ntp_servers'] = list(date_time_system.dateTimeInfo.ntpConfig.server or [])
     system_ntpd = [service for service in service_system.serviceInfo.service if service.key == 'ntpd'][0]
     state['system_service_policy'] = system_ntpd.policy
@@ -88,6 +91,10 @@ def call(hosts, operation):
     elif method in ('EnableRuleset', 'DisableRuleset'):
         target = host.configManager.firewallSystem
         args = {'id': operation.get('id', 'ntpClient')}
+    elif method == 'UpdateRuleset':
+        target = host.configManager.firewallSystem
+        allowed = vim.host.Ruleset.IpList(allIp=operation['all_ip'], ipAddress=operation['ip_address'])
+        args = {'id': operation.get('id', 'ntpClient'), 'spec': vim.host.Ruleset.RulesetSpec(allowedHosts=allowed)}
     else:
         raise ValueError('unknown method %s' % method)
     try:
