@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetfix.remediate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file is private to the fleetfix.remediate collection: its API may change without notice.
+"""The one pyVmomi client of the collection: connection options, login, host reads and writes.
+
+Modules never import pyVmomi; they build their argument spec with ``vsphere_argument_spec``
+and ``host_scope_argument_spec`` and talk to vCenter (or a single ESXi host) through
+``VSphereClient``. Every error leaves this file as ``VSphereError`` with a sentence a person
+can act on and never a secret.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+PYVMOMI_IMPORT_ERROR = None
+try:
+    from pyVim import connect as pyvim_connect
+    from pyVmomi import vim, vmodl
+except ImportError:
+    PYVMOMI_IMPORT_ERROR = traceback.format_exc()
+    HAS_PYVMOMI = False
+else:
+    HAS_PYVMOMI = True
+
+
+NTP_SERVICE_KEY = 'ntpd'
+NTP_RULESET_KEY = 'ntpClient'
+
+# Only what the decision needs: govmomi and real vCenters serialise large properties slowly,
+# so the whole config.firewall / config.service trees are never fetched by a broad path.
+HOST_PROPERTIES = [
+    'name',
+    'parent',
+    'runtime.connectionState',
+    'config.product.apiVersion',
+    'config.dateTimeInfo',
+    'config.service',
+    'config.firewall',
+    'configManager.dateTimeSystem',
+    'configManager.serviceSystem',
+    'configManager.firewallSystem',
+]
+
+
+def vsphere_argument_spec():
+    """The connection options documented by the ``fleetfix.remediate.vsphere`` doc fragment."""
+    return dict(
+        hostname=dict(type='str', fallback=(env_fallback, ['VMWARE_HOST'])),
+        username=dict(type='str', aliases=['user', 'admin'], fallback=(env_fallback, ['VMWARE_USER'])),
+        password=dict(type='str', aliases=['pass', 'pwd'], no_log=True, fallback=(env_fallback, ['VMWARE_PASSWORD'])),
+        port=dict(type='int', default=443, fallback=(env_fallback, ['VMWARE_PORT'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['VMWARE_VALIDATE_CERTS'])),
+        proxy_host=dict(type='str', fallback=(env_fallback, ['VMWARE_PROXY_HOST'])),
+        proxy_port=dict(type='int', fallback=(env_fallback, ['VMWARE_PROXY_PORT'])),
+    )
+
+
+def host_scope_argument_spec():
+    """The host scope options documented by the ``fleetfix.remediate.vsphere.HOST_SCOPE`` fragment."""
+    return dict(
+        esxi_hostnames=dict(type='list', elements='str'),
+        cluster_name=dict(type='str'),
+        datacenter=dict(type='str', aliases=['datacenter_name']),
+    )
+
+
+class VSphereError(Exception):
+    """A readable failure of a vSphere call; the message never holds a secret."""
+
+
+def check_library(module):
+    """Fail the module once, with the traceback, when pyVmomi is missing."""
+    if not HAS_PYVMOMI:
+        module.fail_json(msg=missing_required_lib('pyvmomi'), exception=PYVMOMI_IMPORT_ERROR)
+
+
+def describe_fault(error):
+    """A short sentence for a vSphere fault or a transport error (no secrets, no traceback)."""
+    if HAS_PYVMOMI and isinstance(error, vmodl.MethodFault):
+        name = type(error).__name__.split('.')[-1]
+        message = getattr(error, 'msg', None) or ''
+        fault_messages = getattr(error, 'faultMessage', None) or []
+        details = [getattr(item, 'message', None) for item in fault_messages]
+        details = [detail for detail in details if detail]
+        text = '; '.join([message] + details if message else details)
+        return '%s: %s' % (name, text) if text else name
+    return '%s: %s' % (type(error).__name__, error)
+
+
+def _version_tuple(version):
+    parts = []
+    for part in str(version or '').split('.'):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def api_at_least(version, minimum):
+    """Whether the dotted ``version`` is ``minimum`` or later (unknown versions are not)."""
+    actual = _version_tuple(version)
+    return bool(actual) and actual >= _version_tuple(minimum)
+
+
+class VSphereClient:
+    """One login to vCenter or ESXi per module run, shared by every worker thread."""
+
+    def __init__(self, hostname, username, password, port=443, validate_certs=True,
+                 proxy_host=None, proxy_port=None):
+        if not hostname:
+            raise VSphereError('No vCenter or ESXi host name given: set hostname or the VMWARE_HOST environment variable.')
+        if not username:
+            raise VSphereError('No user name given: set username or the VMWARE_USER environment variable.')
+        if password is None:
+            raise VSphereError('No password given: set password or the VMWARE_PASSWORD environment variable.')
+        self.hostname = hostname
+        self.username = username
+        self._password = password
+        self.port = port
+        self.validate_certs = validate_certs
+        self.proxy_host = proxy_host
+        self.proxy_port = proxy_port
+        self.service_instance = None
+        self.content = None
+
+    def connect(self):
+        where = '%s:%s' % (self.hostname, self.port)
+        # An explicit context always: pyVim silently skips validation for localhost otherwise.
+        if self.validate_certs:
+            context = ssl.create_default_context()
+        else:
+            context = ssl._create_unverified_context()  # pylint: disable=protected-access
+        options = dict(host=self.hostname, port=self.port, user=self.username, pwd=self._password,
+                       sslContext=context, disableSslCertValidation=not self.validate_certs)
+        if self.proxy_host:
+            options.update(httpProxyHost=self.proxy_host, httpProxyPort=self.proxy_port or 80)
+        try:
+            self.service_instance = pyvim_connect.SmartConnect(**options)
+        except vim.fault.InvalidLogin:
+            raise VSphereError('Cannot log in to %s as %s: vCenter rejected the user name or password.' % (where, self.username)) from None
+        except ssl.SSLCertVerificationError as error:
+            raise VSphereError('Cannot validate the TLS certificate of %s (%s). Install a certificate the controller trusts, '
+                               'or set validate_certs: false if you accept the risk.' % (where, error.verify_message)) from None
+        except ssl.SSLError as error:
+            raise VSphereError('TLS error talking to %s: %s.' % (where, error.reason or error)) from None
+        except (socket.gaierror, ConnectionError, socket.timeout, OSError) as error:
+            raise VSphereError('Cannot reach %s: %s.' % (where, error.strerror or error)) from None
+        except vmodl.MethodFault as error:
+            raise VSphereError('Cannot log in to %s: %s.' % (where, describe_fault(error))) from None
+        self.content = self.service_instance.RetrieveContent()
+        return self
+
+    def disconnect(self):
+        if self.service_instance is not None:
+            try:
+                pyvim_connect.Disconnect(self.service_instance)
+            except Exception:  # pylint: disable=broad-exception-caught
+                pass  # the session times out on its own; a failed logout must not fail the run
+            self.service_instance = None
+
+    @property
+    def api_version(self):
+        return self.content.about.apiVersion
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def _retrieve(self, object_specs, obj_type, path_set):
+        """RetrievePropertiesEx plus ContinueRetrievePropertiesEx pages: one round trip per page."""
+        collector = self.content.propertyCollector
+        prop_spec = vmodl.query.PropertyCollector.PropertySpec(type=obj_type, pathSet=path_set, all=False)
+        filter_spec = vmodl.query.PropertyCollector.FilterSpec(objectSet=object_specs, propSet=[prop_spec])
+        options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=5000)
+        rows = []
+        result = collector.RetrievePropertiesEx(specSet=[filter_spec], options=options)
+        while result is not None:
+            for obj in result.objects:
+                values = {prop.name: prop.val for prop in (obj.propSet or [])}
+                rows.append((obj.obj, values))
+            if not result.token:
+                break
+            result = collector.ContinueRetrievePropertiesEx(token=result.token)
+        return rows
+
+    def _container_rows(self, container, obj_type, path_set):
+        view = self.content.viewManager.CreateContainerView(container, [obj_type], True)
+        try:
+            traversal = vmodl.query.PropertyCollector.TraversalSpec(
+                name='view', path='view', skip=False, type=vim.view.ContainerView)
+            object_spec = vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True, selectSet=[traversal])
+            return self._retrieve([object_spec], obj_type, path_set)
+        finally:
+            view.DestroyView()
+
+    def find_hosts(self, esxi_hostnames=None, cluster_name=None, datacenter=None):
+        """The host objects in scope: ``[(moref, name)]`` in name order.
+
+        Unknown datacenter, cluster or host names raise ``VSphereError`` naming them.
+        """
+        container = self.content.rootFolder
+        if datacenter:
+            matches = [obj for obj, values in self._container_rows(container, vim.Datacenter, ['name'])
+                       if values.get('name') == datacenter]
+            if not matches:
+                raise VSphereError('Datacenter %s not found on %s.' % (datacenter, self.hostname))
+            container = matches[0]
+        if cluster_name:
+            matches = [obj for obj, values in self._container_rows(container, vim.ClusterComputeResource, ['name'])
+                       if values.get('name') == cluster_name]
+            if not matches:
+                where = ' in datacenter %s' % datacenter if datacenter else ''
+                raise VSphereError('Cluster %s not found%s on %s.' % (cluster_name, where, self.hostname))
+            container = matches[0]
+        hosts = [(obj, values.get('name')) for obj, values in self._container_rows(container, vim.HostSystem, ['name'])]
+        if esxi_hostnames:
+            by_name = {}
+            for obj, name in hosts:
+                by_name.setdefault(name.lower(), (obj, name))
+            missing = [name for name in esxi_hostnames if name.lower() not in by_name]
+            if missing:
+                raise VSphereError('ESXi host%s not found in the given scope: %s.' % (
+                    's' if len(missing) > 1 else '', ', '.join(missing)))
+            seen = set()
+            hosts = []
+            for name in esxi_hostnames:
+                if name.lower() not in seen:
+                    seen.add(name.lower())
+                    hosts.append(by_name[name.lower()])
+        return sorted(hosts, key=lambda host: host[1])
+
+    def read_time_state(self, host_refs):
+        """The NTP-related state of ``host_refs`` in one PropertyCollector call (plus pages).
+
+        Returns ``{name: state}`` dicts with plain Python values the decisions use.
+        """
+        if not host_refs:
+            return {}
+        object_specs = [vmodl.query.PropertyCollector.ObjectSpec(obj=ref, skip=False) for ref in host_refs]
+        states = {}
+        for obj, values in self._retrieve(object_specs, vim.HostSystem, HOST_PROPERTIES):
+            states[values.get('name')] = self._time_state(obj, values)
+        return states
+
+    def _time_state(self, obj, values):
+        date_time = values.get('config.dateTimeInfo')
+        ntp_config = getattr(date_time, 'ntpConfig', None)
+        service_info = values.get('config.service')
+        ntp_service = None
+        for service in getattr(service_info, 'service', None) or []:
+            if service.key == NTP_SERVICE_KEY:
+                ntp_service = service
+        firewall_info = values.get('config.firewall')
+        firewall_enabled = None
+        for ruleset in getattr(firewall_info, 'ruleset', None) or []:
+            if ruleset.key == NTP_RULESET_KEY:
+                firewall_enabled = bool(ruleset.enabled)
+        host_api = values.get('config.product.apiVersion')
+        return dict(
+            ref=obj,
+            name=values.get('name'),
+            connection_state=str(values.get('runtime.connectionState') or 'unknown'),
+            api_version=host_api,
+            supports_protocol=api_at_least(self.api_version, '7.0.3') and api_at_least(host_api, '7.0.3'),
+            ntp_servers=list(getattr(ntp_config, 'server', None) or []),
+            protocol=getattr(date_time, 'systemClockProtocol', None),
+            ntp_enabled=getattr(date_time, 'enabled', None),
+            time_zone=getattr(getattr(date_time, 'timeZone', None), 'key', None),
+            service_policy=getattr(ntp_service, 'policy', None),
+            service_running=bool(getattr(ntp_service, 'running', False)),
+            service_present=ntp_service is not None,
+            firewall_enabled=firewall_enabled,
+            date_time_system=values.get('configManager.dateTimeSystem'),
+            service_system=values.get('configManager.serviceSystem'),
+            firewall_system=values.get('configManager.firewallSystem'),
+        )
+
+    # ---- per-host calls (each raises VSphereError) ---------------------------------------
+
+    @staticmethod
+    def _call(what, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except vmodl.MethodFault as error:
+            raise VSphereError('%s failed: %s' % (what, describe_fault(error))) from None
+        except (OSError, ssl.SSLError) as error:
+            raise VSphereError('%s failed: %s' % (what, error)) from None
+
+    def query_date_time(self, state):
+        return self._call('QueryDateTime', state['date_time_system'].QueryDateTime)
+
+    def update_date_time(self, state, when):
+        return self._call('UpdateDateTime', state['date_time_system'].UpdateDateTime, dateTime=when)
+
+    def update_ntp(self, state, servers, set_protocol=False):
+        config = vim.host.DateTimeConfig(ntpConfig=vim.host.NtpConfig(server=list(servers)))
+        if set_protocol:
+            config.protocol = 'ntp'
+            config.enabled = True
+        return self._call('UpdateDateTimeConfig', state['date_time_system'].UpdateDateTimeConfig, config=config)
+
+    def update_service_policy(self, state, policy):
+        return self._call('UpdateServicePolicy', state['service_system'].UpdateServicePolicy, id=NTP_SERVICE_KEY, policy=policy)
+
+    def start_service(self, state):
+        return self._call('StartService', state['service_system'].StartService, id=NTP_SERVICE_KEY)
+
+    def stop_service(self, state):
+        return self._call('StopService', state['service_system'].StopService, id=NTP_SERVICE_KEY)
+
+    def restart_service(self, state):
+        return self._call('RestartService', state['service_system'].RestartService, id=NTP_SERVICE_KEY)
+
+    def set_ruleset(self, state, enabled):
+        firewall = state['firewall_system']
+        if enabled:
+            return self._call('EnableRuleset', firewall.EnableRuleset, id=NTP_RULESET_KEY)
+        return self._call('DisableRuleset', firewall.DisableRuleset, id=NTP_RULESET_KEY)
+
+
+def connect_from_module(module):
+    """Check the library, log in once with the module's connection options, or fail readably."""
+    check_library(module)
+    params = module.params
+    try:
+        return VSphereClient(params['hostname'], params['username'], params['password'], port=params['port'],
+                             validate_certs=params['validate_certs'], proxy_host=params['proxy_host'],
+                             proxy_port=params['proxy_port']).connect()
+    except VSphereError as error:
+        module.fail_json(msg=str(error))

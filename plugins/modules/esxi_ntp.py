@@ -1,0 +1,268 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetfix.remediate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: esxi_ntp
+short_description: Make ESXi hosts keep time with NTP, across a whole vCenter
+version_added: 0.1.0
+description:
+  - Sets the NTP servers of every ESXi host in scope, sets the C(ntpd) service policy and starts
+    (or restarts) it, and opens the C(ntpClient) firewall ruleset.
+  - Reads each host's clock, compares it with the controller's UTC clock and reports hosts
+    whose offset is beyond O(max_offset_seconds); optionally steps their clocks.
+  - Reads the state of all hosts with the vSphere PropertyCollector in a constant number of
+    round trips, logs in once, writes only to hosts that differ, and runs the per-host work
+    with a bounded number of workers.
+  - One failing host does not stop the others; the module fails at the end naming every failed
+    host and the vSphere fault behind it. Disconnected hosts are skipped with the reason.
+author:
+  - Fleetfix contributors (@fleetfix)
+extends_documentation_fragment:
+  - fleetfix.remediate.vsphere
+  - fleetfix.remediate.vsphere.HOST_SCOPE
+  - fleetfix.remediate.attributes
+  - fleetfix.remediate.attributes.CONTROLLER
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads the hosts and their clocks and makes no write call.
+  diff_mode:
+    support: full
+options:
+  ntp_servers:
+    description:
+      - NTP servers, as host names or IP addresses.
+      - Compared with each host's list ignoring order and case. Duplicates and malformed entries
+        fail the module before anything is touched.
+      - When not set, the server lists are left alone and only the service, firewall and clock are handled.
+    type: list
+    elements: str
+  state:
+    description:
+      - V(present) puts O(ntp_servers) on the hosts (see O(exclusive)); V(absent) removes them.
+    type: str
+    choices: [present, absent]
+    default: present
+  exclusive:
+    description:
+      - With V(true), each host's list becomes exactly O(ntp_servers); an empty list clears the servers.
+      - With V(false), only the missing servers are added.
+      - Ignored with O(state=absent).
+    type: bool
+    default: true
+  service_policy:
+    description:
+      - The start-up policy of the C(ntpd) service.
+    type: str
+    choices: ['on', automatic, 'off']
+    default: 'on'
+  service_running:
+    description:
+      - Whether C(ntpd) should be running (V(true)) or stopped (V(false)).
+    type: bool
+    default: true
+  restart_on_change:
+    description:
+      - Restart a running C(ntpd) when its server list (or protocol) changed, so it uses the new servers.
+    type: bool
+    default: true
+  firewall:
+    description:
+      - Whether the C(ntpClient) firewall ruleset should be enabled (V(true)) or disabled (V(false)).
+    type: bool
+    default: true
+  max_offset_seconds:
+    description:
+      - A host whose clock differs from the controller's UTC clock by more than this is reported as drifted.
+    type: float
+    default: 5
+  step_clock:
+    description:
+      - Set the clock of a drifted host to the controller's time, after NTP is fixed.
+    type: bool
+    default: false
+  fail_on_drift:
+    description:
+      - Fail the module (after working on every host) when a host is left drifted.
+    type: bool
+    default: false
+  fail_on_unreachable:
+    description:
+      - Count disconnected or not-responding hosts as failed instead of skipped.
+    type: bool
+    default: false
+  max_workers:
+    description:
+      - How many hosts are worked on at the same time.
+    type: int
+    default: 16
+notes:
+  - On hosts whose API is vSphere 7.0.3 or later the date/time configuration also gets
+    C(protocol=ntp) and C(enabled=true); on older APIs these are left alone and each host reports
+    RV(hosts[].protocol_applicable=false).
+seealso:
+  - module: fleetfix.remediate.esxi_time_info
+  - ref: fleetfix.remediate.esxi_time role <ansible_collections.fleetfix.remediate.esxi_time_role>
+    description: Runs this module for a whole vCenter and asserts that no host is left drifted.
+'''
+
+EXAMPLES = r'''
+- name: Every host of a cluster uses exactly these NTP servers, ntpd on and running, firewall open
+  fleetfix.remediate.esxi_ntp:
+    hostname: vcenter.example.com
+    username: administrator@vsphere.local
+    password: "{{ vcenter_password }}"
+    cluster_name: Production
+    ntp_servers:
+      - dc1.example.com
+      - dc2.example.com
+    step_clock: true
+
+- name: Add a server without removing the others, on two hosts
+  fleetfix.remediate.esxi_ntp:
+    esxi_hostnames: [esx01.example.com, esx02.example.com]
+    ntp_servers: [192.0.2.10]
+    exclusive: false
+
+- name: Remove an old server everywhere
+  fleetfix.remediate.esxi_ntp:
+    ntp_servers: [old-ntp.example.com]
+    state: absent
+'''
+
+RETURN = r'''
+hosts:
+  description: One entry per host in scope, in name order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The host name in vCenter.
+      type: str
+    changed:
+      description: Whether the host was (or in check mode would be) changed.
+      type: bool
+    skipped:
+      description: Why the host was skipped (for example V(host is disconnected)), or V(null).
+      type: str
+    failed:
+      description: The error (with the vSphere fault) that failed this host, or V(null).
+      type: str
+    before:
+      description: C(ntp_servers), C(service_policy), C(service_running), C(firewall_enabled), C(protocol) before the run.
+      type: dict
+    after:
+      description: The same fields after the run (predicted in check mode).
+      type: dict
+    actions:
+      description: The write calls made (or planned in check mode), for example V(update_ntp), V(start_service).
+      type: list
+      elements: str
+    offset_seconds:
+      description: How many seconds the host clock is ahead of the controller's UTC clock (negative when behind).
+      type: float
+    drifted:
+      description: Whether the offset is beyond O(max_offset_seconds) after the run.
+      type: bool
+    restarted:
+      description: Whether ntpd was restarted.
+      type: bool
+    clock_stepped:
+      description: Whether the host clock was set to the controller's time.
+      type: bool
+    protocol_applicable:
+      description: Whether the host API supports the C(protocol) and C(enabled) date/time fields (vSphere 7.0.3 and later).
+      type: bool
+  sample:
+    - name: esx01.example.com
+      changed: true
+      skipped: null
+      failed: null
+      before: {ntp_servers: [], service_policy: 'off', service_running: false, firewall_enabled: false, protocol: null}
+      after: {ntp_servers: [dc1.example.com], service_policy: 'on', service_running: true, firewall_enabled: true, protocol: null}
+      actions: [update_ntp, set_ruleset, update_service_policy, start_service]
+      offset_seconds: 0.012
+      drifted: false
+      restarted: false
+      clock_stepped: false
+      protocol_applicable: false
+summary:
+  description: Counts of hosts.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Hosts in scope.
+      type: int
+    changed:
+      description: Hosts changed.
+      type: int
+    ok:
+      description: Hosts neither skipped nor failed.
+      type: int
+    skipped:
+      description: Hosts skipped.
+      type: int
+    failed:
+      description: Hosts failed.
+      type: int
+    drifted:
+      description: Hosts left drifted.
+      type: int
+  sample: {total: 7, changed: 7, ok: 7, skipped: 0, failed: 0, drifted: 0}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetfix.remediate.plugins.module_utils._esxi_time import ValidationError, remediate, validate_servers
+from ansible_collections.fleetfix.remediate.plugins.module_utils._vsphere import (
+    VSphereError,
+    connect_from_module,
+    host_scope_argument_spec,
+    vsphere_argument_spec,
+)
+
+
+def main():
+    argument_spec = vsphere_argument_spec()
+    argument_spec.update(host_scope_argument_spec())
+    argument_spec.update(
+        ntp_servers=dict(type='list', elements='str'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        exclusive=dict(type='bool', default=True),
+        service_policy=dict(type='str', default='on', choices=['on', 'automatic', 'off']),
+        service_running=dict(type='bool', default=True),
+        restart_on_change=dict(type='bool', default=True),
+        firewall=dict(type='bool', default=True),
+        max_offset_seconds=dict(type='float', default=5),
+        step_clock=dict(type='bool', default=False),
+        fail_on_drift=dict(type='bool', default=False),
+        fail_on_unreachable=dict(type='bool', default=False),
+        max_workers=dict(type='int', default=16),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        validate_servers(module.params['ntp_servers'])
+    except ValidationError as error:
+        module.fail_json(msg=str(error))
+    if module.params['max_workers'] < 1:
+        module.fail_json(msg='max_workers must be 1 or more.')
+    client = connect_from_module(module)
+    try:
+        report, result, extra_failure = remediate(client, module.params, module.check_mode, module._diff)
+    except VSphereError as error:
+        module.fail_json(msg=str(error))
+    finally:
+        client.disconnect()
+    report.finish(module, result, extra_failure)
+
+
+if __name__ == '__main__':
+    main()
