@@ -144,7 +144,7 @@ def measure_offset(client, current, clock=utc_now):
     if host_time.tzinfo is None:
         host_time = host_time.replace(tzinfo=datetime.timezone.utc)
     controller_time = before + (after - before) / 2
-    return round((host_time - controller_time).total_seconds(), 3), host_time
+    return round((host_time - controller_time).total_seconds(), 3) or 0.0, host_time
 
 
 def _execute(client, current, actions):
@@ -210,6 +210,8 @@ def remediate_host(client, current, params, check_mode, clock=utc_now):
                 drifted = False
         result.fields['drifted'] = drifted
     except VSphereError as error:
+        # what was applied before the fault is unknown: report the state read at the start
+        result.fields['after'] = reported_state(current)
         result.fail(str(error))
     return result
 
