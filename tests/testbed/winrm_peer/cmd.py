@@ -263,9 +263,9 @@ def run_simple(text, env):
     stripped = text.lstrip(' \t@')
     lowered = stripped.lower()
     if lowered == 'echo.' or lowered.startswith('echo.'):
-        result = Result(stripped[5:] + '\r\n')
+        result = Result(stripped[5:] + '\r\n', '', env.errorlevel)
     elif lowered == 'echo':
-        result = Result('ECHO is on.\r\n')
+        result = Result('ECHO is on.\r\n', '', env.errorlevel)
     elif lowered.startswith('echo ') or lowered.startswith('echo\t'):
         result = Result(stripped[5:] + '\r\n', '', env.errorlevel)
     else:

@@ -17,6 +17,7 @@ import ssl
 import struct
 import threading
 import time
+import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -582,7 +583,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         fleet = self.peer.fleet
-        parts = [part for part in self.path.split('?')[0].split('/') if part]
+        parts = [urllib.parse.unquote(part) for part in self.path.split('?')[0].split('/') if part]
         if parts == ['hosts']:
             return self.reply(200, [self.host_view(name) for name in self.peer.ports])
         if len(parts) == 2 and parts[0] == 'hosts' and parts[1] in self.peer.ports:
@@ -605,7 +606,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         fleet = self.peer.fleet
-        parts = [part for part in self.path.split('?')[0].split('/') if part]
+        parts = [urllib.parse.unquote(part) for part in self.path.split('?')[0].split('/') if part]
         try:
             content = self.read_json()
         except ValueError:
