@@ -103,6 +103,10 @@ def tokenize(line):
             current = ''
             index += 2
             continue
+        if char == '&' and current.endswith('>'):
+            current += char  # 2>&1
+            index += 1
+            continue
         if char in '&|()':
             tokens.append(('word', current))
             tokens.append(('op', char))
