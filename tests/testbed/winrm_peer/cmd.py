@@ -7,7 +7,6 @@ encodes it in the OEM code page (cp437).
 """
 
 import base64
-import datetime
 import re
 
 from winrm_peer import tools

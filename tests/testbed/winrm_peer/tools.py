@@ -194,7 +194,7 @@ WMIC_OS = {
 
 def wmic(args, env, raw):
     # wmic writes \r\r\n line ends (its own \r before the console's \r\n) in every format.
-    words = [arg for arg in args]
+    words = list(args)
     lowered = [word.lower() for word in words]
     if len(words) < 2 or lowered[0] != 'os' or lowered[1] != 'get':
         alias = words[0] if words else ''
@@ -340,13 +340,23 @@ class XPathFilter:
         return test
 
     def expression(self):
-        left = self.term()
-        while self.peek() in ('and', 'or'):
-            operator = self.take()
-            right = self.term()
-            left = (lambda a, b: lambda event, now: a(event, now) and b(event, now))(left, right) if operator == 'and' \
-                else (lambda a, b: lambda event, now: a(event, now) or b(event, now))(left, right)
-        return left
+        """or of ands: XPath's and binds tighter than or."""
+        alternatives = [self.conjunction()]
+        while self.peek() == 'or':
+            self.take()
+            alternatives.append(self.conjunction())
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return lambda event, now: any(test(event, now) for test in alternatives)
+
+    def conjunction(self):
+        required = [self.term()]
+        while self.peek() == 'and':
+            self.take()
+            required.append(self.term())
+        if len(required) == 1:
+            return required[0]
+        return lambda event, now: all(test(event, now) for test in required)
 
     def term(self):
         token = self.take()
@@ -400,8 +410,8 @@ def event_xml(event):
         event.provider, " Guid='%s'" % guid if guid else '',
         " EventSourceName='%s'" % event.source if guid else '')
     if event.data:
-        data = '<EventData>%s</EventData>' % ''.join("<Data Name='%s'>%s</Data>" % (name, escape(value))
-                                                    for name, value in event.data)
+        data = '<EventData>%s</EventData>' % ''.join(
+            "<Data Name='%s'>%s</Data>" % (name, escape(value)) for name, value in event.data)
     else:
         data = '<EventData></EventData>'
     return ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>%s"

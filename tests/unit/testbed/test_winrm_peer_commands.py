@@ -235,6 +235,14 @@ def test_wevtutil_timediff_and_errors(fleet):
     assert run(fleet, 'wevtutil qe Application')[2] == 15007
 
 
+def test_xpath_and_binds_tighter_than_or(fleet):
+    # 6005 (any time) or (10009 and in the last second): boot events only, not the old 10009s
+    query = "*[System[EventID=6005 or EventID=10009 and TimeCreated[timediff(@SystemTime) <= 1]]]"
+    out = run(fleet, 'wevtutil qe System /q:"%s" /f:text' % query)[0]
+    assert out.count('Event ID: 6005') == 2
+    assert out.count('Event ID: 10009') <= 1
+
+
 @pytest.mark.parametrize('query', ['*[System[EventID=]]', '*[Other[EventID=1]]', "*[System[Provider[@Guid='x']]]"])
 def test_xpath_rejects_what_it_does_not_understand(query):
     with pytest.raises((XPathError, ValueError)):
