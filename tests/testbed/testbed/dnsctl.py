@@ -21,6 +21,7 @@ launcher)::
     python -m testbed.dnsctl start --server ns2
     python -m testbed.dnsctl serial --server ns1 --zone good.fleetfix.test
     python -m testbed.dnsctl show                   # the servers, the zones and their serials
+    python -m testbed.dnsctl reset                  # every record as zones.yml says, all servers up
 """
 
 import argparse
@@ -500,6 +501,26 @@ def start(state, server):
     return True
 
 
+def reset(state):
+    """Put every record back as zones.yml describes it: restart each server on fresh files."""
+    record = load_record(state)
+    options = record.get('options', {})
+    for server in ADDRESSES:
+        stop(state, server)
+    work_dir = os.path.join(state, 'dns')
+    model = build_model(load_description(), port=options.get('port', 5353),
+                        bench_domains=options.get('bench_domains', 0))
+    save_model(model, work_dir)
+    left_down = [item.strip() for item in str(options.get('stopped') or '').split(',') if item.strip()]
+    for server in ADDRESSES:
+        write_server(model, server, work_dir)
+        if server not in left_down:
+            start(state, server)
+    record = load_record(state)
+    record['stopped'] = left_down
+    save_record(state, record)
+
+
 def change_txt(state, servers, name, value, remove=False, add=False):
     work_dir = os.path.join(state, 'dns')
     model = load_model(work_dir)
@@ -545,6 +566,7 @@ def main(argv=None):
     serial.add_argument('--server', required=True)
     serial.add_argument('--zone', required=True)
     commands.add_parser('show', help='servers, zones and serials as JSON')
+    commands.add_parser('reset', help='restart every server with the records of zones.yml')
     args = parser.parse_args(argv)
     state = state_dir()
     try:
@@ -558,6 +580,9 @@ def main(argv=None):
             for server in parse_servers(args.server):
                 results[server] = (stop if args.command == 'stop' else start)(state, server)
             print(json.dumps({'changed': results}))
+        elif args.command == 'reset':
+            reset(state)
+            print(json.dumps({'changed': True}))
         elif args.command == 'serial':
             model = load_model(os.path.join(state, 'dns'))
             print(soa_serial(parse_servers(args.server)[0], model['port'], args.zone))
