@@ -540,9 +540,9 @@ class Peer:
     def accept_loop(self):
         while self.running:
             with self.selector_lock:
-                ready = self.selector.select(timeout=0) if self.selector.get_map() else []
+                ready = self.selector.select(timeout=0.05) if self.selector.get_map() else []
             if not ready:
-                time.sleep(0.01)
+                time.sleep(0.005)
                 continue
             for key, _events in ready:
                 listener = key.data
