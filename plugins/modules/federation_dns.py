@@ -1,0 +1,307 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetfix.remediate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: federation_dns
+short_description: Check that Exchange federation proofs and Autodiscover records are published on every authoritative nameserver
+version_added: 0.1.0
+description:
+  - Before Exchange can add a domain to a federation trust, the domain's proof (the value
+    C(Get-FederatedDomainProof -DomainName <domain>) prints, one per federation certificate) must be
+    a TXT record in external DNS on every authoritative nameserver of the domain. Partner
+    organisations must be reachable through Autodiscover.
+  - For every domain, finds the zone and its authoritative nameservers by walking from O(resolvers)
+    (following CNAMEs and referrals), asks every nameserver directly (UDP, TCP when the answer is
+    truncated) and compares the expected proofs with the TXT values, after joining each record's
+    character-strings. Reports the nameservers that lack a proof, those that serve an older SOA serial,
+    and proofs that are only visible through O(internal_resolvers).
+  - For every domain in O(autodiscover_domains), reports which of C(autodiscover.<domain>) (A/AAAA,
+    following CNAMEs), the domain itself and the SRV record C(_autodiscover._tcp.<domain>) exist and where they point.
+  - All domains and nameservers are queried concurrently, bounded by O(max_concurrency).
+  - Read-only; never changes DNS.
+author:
+  - Fleetfix contributors (@fleetfix)
+requirements:
+  - dnspython >= 2.3
+extends_documentation_fragment:
+  - fleetfix.remediate.attributes
+  - fleetfix.remediate.attributes.CONTROLLER
+  - fleetfix.remediate.attributes.INFO_MODULE
+options:
+  domains:
+    description:
+      - The federated domains, including the delegation namespace (typically C(exchangedelegation.<domain>)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - The domain name.
+        type: str
+        required: true
+      proofs:
+        description:
+          - The proof values that must all be published as TXT records of O(domains[].name).
+          - During a certificate rollover there are two.
+          - A value that does not look like a proof Exchange prints (base64, 88 characters) gives a warning.
+        type: list
+        elements: str
+        required: true
+  autodiscover_domains:
+    description:
+      - Domains, your own or your partners', whose Autodiscover DNS records are checked.
+    type: list
+    elements: str
+    default: []
+  resolvers:
+    description:
+      - Resolvers (C(IP) or C(IP:port)) used to find each zone's nameservers, to resolve the nameservers'
+        names and to look up Autodiscover records, instead of the system resolver.
+      - They may be recursive resolvers or authoritative servers of a parent zone (referrals are followed).
+    type: list
+    elements: str
+    default: []
+  internal_resolvers:
+    description:
+      - Internal resolvers (C(IP) or C(IP:port)) also asked for the proofs; a proof that is visible there but on no
+        external authoritative nameserver is reported as RV(domains[].internal_only).
+    type: list
+    elements: str
+    default: []
+  nameserver_port:
+    description:
+      - The port on which the authoritative nameservers are asked.
+      - By default the port of O(resolvers) when they all use the same one (for test hierarchies on another port), else V(53).
+    type: int
+  wait_timeout:
+    description:
+      - Seconds to keep checking, with growing pauses, until everything is ok. V(0) checks once.
+    type: int
+    default: 0
+  query_timeout:
+    description:
+      - Seconds to wait for one answer.
+    type: float
+    default: 3
+  query_retries:
+    description:
+      - How many times an unanswered query is repeated.
+    type: int
+    default: 2
+  max_concurrency:
+    description:
+      - How many queries are in flight at the same time.
+    type: int
+    default: 64
+  fail_on_error:
+    description:
+      - Fail the task when anything is not ok, with a message naming each domain and nameserver at fault.
+      - With V(false) the task succeeds and RV(ok) tells the result.
+    type: bool
+    default: true
+seealso:
+  - plugin: fleetfix.remediate.pdc_emulator
+    plugin_type: lookup
+  - name: Get-FederatedDomainProof
+    description: The Exchange cmdlet that prints the proof values.
+    link: https://learn.microsoft.com/powershell/module/exchange/get-federateddomainproof
+'''
+
+EXAMPLES = r'''
+- name: Check the proofs of our federated domains and the partners' Autodiscover
+  fleetfix.remediate.federation_dns:
+    domains:
+      - name: contoso.com
+        proofs:
+          - "{{ contoso_proof }}"
+      - name: exchangedelegation.contoso.com
+        proofs:
+          - "{{ contoso_delegation_proof }}"
+    autodiscover_domains:
+      - fabrikam.com
+    internal_resolvers:
+      - 10.0.0.53
+
+- name: Wait up to 30 minutes until a new proof has reached every nameserver
+  fleetfix.remediate.federation_dns:
+    domains:
+      - name: contoso.com
+        proofs:
+          - "{{ old_proof }}"
+          - "{{ new_proof }}"
+    wait_timeout: 1800
+'''
+
+RETURN = r'''
+ok:
+  description: Whether every domain has its proofs on every authoritative nameserver and every Autodiscover domain has a record.
+  returned: always
+  type: bool
+msg:
+  description: A summary; when not ok, one sentence per domain and nameserver at fault.
+  returned: always
+  type: str
+attempts:
+  description: How many times everything was checked (more than one with O(wait_timeout)).
+  returned: success
+  type: int
+domains:
+  description: One entry per domain of O(domains), in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The domain.
+      type: str
+    zone:
+      description: The zone that holds the domain's records.
+      type: str
+    nameservers:
+      description: The authoritative nameservers asked.
+      type: list
+      elements: str
+    values:
+      description: The TXT values each nameserver returned, character-strings joined.
+      type: dict
+    serials:
+      description: The SOA serial of the zone on each nameserver.
+      type: dict
+    found_on:
+      description: Nameservers that have every proof.
+      type: list
+      elements: str
+    missing_on:
+      description: Nameservers that lack at least one proof.
+      type: list
+      elements: str
+    missing_proofs:
+      description: For each nameserver of RV(domains[].missing_on), the proofs it lacks.
+      type: dict
+    stale_on:
+      description: Nameservers that serve an older SOA serial than the newest one seen.
+      type: list
+      elements: str
+    unreachable:
+      description: Nameservers that did not answer.
+      type: list
+      elements: str
+    internal_only:
+      description: Whether the proofs are visible through O(internal_resolvers) but on no authoritative nameserver.
+      type: bool
+    internal_values:
+      description: The TXT values each internal resolver returned.
+      type: dict
+    errors:
+      description: Problems met while asking (nameservers that did not answer, zones not found).
+      type: list
+      elements: str
+    ok:
+      description: Whether every authoritative nameserver has every proof.
+      type: bool
+  sample:
+    - name: contoso.com
+      zone: contoso.com
+      nameservers: [ns1.contoso.com, ns2.contoso.com]
+      values:
+        ns1.contoso.com: ["v=spf1 -all", "mMyRLgWHJoQL..."]
+        ns2.contoso.com: ["v=spf1 -all"]
+      serials: {ns1.contoso.com: 2026010101, ns2.contoso.com: 2026010100}
+      found_on: [ns1.contoso.com]
+      missing_on: [ns2.contoso.com]
+      missing_proofs: {ns2.contoso.com: ["mMyRLgWHJoQL..."]}
+      stale_on: [ns2.contoso.com]
+      unreachable: []
+      internal_only: false
+      internal_values: {}
+      errors: []
+      ok: false
+autodiscover:
+  description: One entry per domain of O(autodiscover_domains).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The domain.
+      type: str
+    methods:
+      description:
+        - The Autodiscover records found; each has C(method) (V(autodiscover), V(domain) or V(srv)), C(name),
+          and C(addresses) (with C(cnames) followed) or, for SRV, C(targets) as C(host:port).
+      type: list
+      elements: dict
+    errors:
+      description: Lookups that failed.
+      type: list
+      elements: str
+    ok:
+      description: Whether at least one method exists.
+      type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetfix.remediate.plugins.module_utils._dns import DnsClient, fail_if_missing_dnspython
+from ansible_collections.fleetfix.remediate.plugins.module_utils._federation import ValidationError, run, validate
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            domains=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                proofs=dict(type='list', elements='str', required=True, no_log=False),
+            )),
+            autodiscover_domains=dict(type='list', elements='str', default=[]),
+            resolvers=dict(type='list', elements='str', default=[]),
+            internal_resolvers=dict(type='list', elements='str', default=[]),
+            nameserver_port=dict(type='int'),
+            wait_timeout=dict(type='int', default=0),
+            query_timeout=dict(type='float', default=3),
+            query_retries=dict(type='int', default=2),
+            max_concurrency=dict(type='int', default=64),
+            fail_on_error=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    fail_if_missing_dnspython(module)
+    params = module.params
+    try:
+        domains, autodiscover, resolvers, internal, warnings = validate(params)
+        if params['max_concurrency'] < 1 or params['query_retries'] < 0 or params['query_timeout'] <= 0:
+            raise ValidationError('max_concurrency must be 1 or more, query_retries 0 or more and query_timeout above 0.')
+        nameserver_port = params['nameserver_port']
+        if nameserver_port is None:
+            ports = {port for _ip, port in resolvers}
+            nameserver_port = ports.pop() if len(ports) == 1 else 53
+        if not 0 < nameserver_port < 65536:
+            raise ValidationError('nameserver_port must be between 1 and 65535.')
+    except ValidationError as error:
+        module.fail_json(msg=str(error))
+    for warning in warnings:
+        module.warn(warning)
+    client = DnsClient(resolvers=resolvers, timeout=params['query_timeout'], retries=params['query_retries'],
+                       max_concurrency=params['max_concurrency'], nameserver_port=nameserver_port)
+    if not client.resolvers:
+        module.fail_json(msg='No resolver: give resolvers, or configure the system resolver (/etc/resolv.conf).')
+    result = run(client, domains, autodiscover, internal_resolvers=internal,
+                 nameserver_port=nameserver_port, wait_timeout=params['wait_timeout'])
+    for entry in result['domains']:
+        if entry['internal_only']:
+            module.warn(f'{entry["name"]}: the proof is visible through the internal resolvers but on no external '
+                        'authoritative nameserver; it was probably added to internal DNS only.')
+    result['changed'] = False
+    if not result['ok'] and params['fail_on_error']:
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
