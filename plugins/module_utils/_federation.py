@@ -117,8 +117,8 @@ async def _gather_dict(coroutines):
 
 async def check_domain(client, domain, proofs, internal_resolvers, nameserver_port):
     """Compare the expected proofs with the TXT values on every authoritative nameserver."""
-    result = dict(name=domain, zone=None, nameservers=[], values={}, serials={}, found_on=[], missing_on=[],
-                  stale_on=[], unreachable=[], internal_only=False, internal_values={}, errors=[], ok=False)
+    result = dict(name=domain, zone=None, nameservers=[], txt={}, serials={}, found_on=[], missing_on=[],
+                  stale_on=[], unreachable=[], internal_only=False, internal_txt={}, errors=[], ok=False)
     try:
         zone = await client.find_zone(domain)
     except DnsError as error:
@@ -149,7 +149,7 @@ async def check_domain(client, domain, proofs, internal_resolvers, nameserver_po
             if isinstance(answer, BaseException):
                 raise answer
             values = answer[0] or []
-            result['values'][label] = values
+            result['txt'][label] = values
             if all(proof in values for proof in proofs):
                 result['found_on'].append(label)
             else:
@@ -162,7 +162,7 @@ async def check_domain(client, domain, proofs, internal_resolvers, nameserver_po
             result['stale_on'] = sorted(label for label, serial in result['serials'].items()
                                         if serial is not None and serial < newest)
         result['missing_proofs'] = {label: [proof for proof in proofs if proof not in values]
-                                    for label, values in result['values'].items()
+                                    for label, values in result['txt'].items()
                                     if label in result['missing_on']}
     if internal_resolvers:
         for server in internal_resolvers:
@@ -171,8 +171,8 @@ async def check_domain(client, domain, proofs, internal_resolvers, nameserver_po
             except DnsError as error:
                 result['errors'].append(f'internal resolver {error}')
                 continue
-            result['internal_values'][format_server(server)] = values
-        internally_complete = any(all(proof in values for proof in proofs) for values in result['internal_values'].values())
+            result['internal_txt'][format_server(server)] = values
+        internally_complete = any(all(proof in values for proof in proofs) for values in result['internal_txt'].values())
         result['internal_only'] = internally_complete and not result['found_on']
     result['ok'] = bool(result['nameservers']) and not result['missing_on'] and not result['unreachable'] and \
         not result['errors'] and bool(result['found_on'])

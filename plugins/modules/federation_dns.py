@@ -167,7 +167,7 @@ domains:
       description: The authoritative nameservers asked.
       type: list
       elements: str
-    values:
+    txt:
       description: The TXT values each nameserver returned, character-strings joined.
       type: dict
     serials:
@@ -195,7 +195,7 @@ domains:
     internal_only:
       description: Whether the proofs are visible through O(internal_resolvers) but on no authoritative nameserver.
       type: bool
-    internal_values:
+    internal_txt:
       description: The TXT values each internal resolver returned.
       type: dict
     errors:
@@ -209,7 +209,7 @@ domains:
     - name: contoso.com
       zone: contoso.com
       nameservers: [ns1.contoso.com, ns2.contoso.com]
-      values:
+      txt:
         ns1.contoso.com: ["v=spf1 -all", "mMyRLgWHJoQL..."]
         ns2.contoso.com: ["v=spf1 -all"]
       serials: {ns1.contoso.com: 2026010101, ns2.contoso.com: 2026010100}
@@ -219,7 +219,7 @@ domains:
       stale_on: [ns2.contoso.com]
       unreachable: []
       internal_only: false
-      internal_values: {}
+      internal_txt: {}
       errors: []
       ok: false
 autodiscover:

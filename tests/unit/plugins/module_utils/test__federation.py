@@ -79,7 +79,7 @@ def test_all_good_on_every_nameserver():
     domain = result['domains'][0]
     assert domain['found_on'] == ['ns1.example.net', 'ns2.example.net']
     assert domain['missing_on'] == [] and domain['stale_on'] == []
-    assert domain['values']['ns1.example.net'] == ['v=spf1 -all', GOOD]
+    assert domain['txt']['ns1.example.net'] == ['v=spf1 -all', GOOD]
     assert 'All 1 federated domain(s)' in result['msg']
 
 
@@ -116,7 +116,7 @@ def test_internal_only_is_reported():
     result = check(client, [dict(name='contoso.com', proofs=[GOOD])], internal=[INTERNAL])
     domain = result['domains'][0]
     assert domain['internal_only'] is True
-    assert domain['internal_values'] == {'10.0.0.53': [GOOD]}
+    assert domain['internal_txt'] == {'10.0.0.53': [GOOD]}
     assert 'only in internal DNS' in result['msg']
 
 
