@@ -490,15 +490,37 @@ def start(state, server):
     model = load_model(os.path.join(state, 'dns'))
     argv = write_server(model, server, os.path.join(state, 'dns'))
     new = spawn_server(state, server, argv)
+    # Recorded before waiting, so that `down` stops it whatever happens next.
+    record['processes'] = [p for p in record['processes'] if p['label'] != server] + [new]
+    record['stopped'] = [name for name in record.get('stopped', []) if name != server]
+    save_record(state, record)
     deadline = time.monotonic() + 15
     while not answers(server, model['port']):
         if time.monotonic() > deadline or not pid_alive(new['pid']):
             raise DnsTestbedError('%s did not start; see %s.' % (server, new['log']))
         time.sleep(0.1)
-    record['processes'] = [p for p in record['processes'] if p['label'] != server] + [new]
-    record['stopped'] = [name for name in record.get('stopped', []) if name != server]
-    save_record(state, record)
     return True
+
+
+def leftover_processes(work_dir):
+    """Process records of servers still running on this state folder's configurations (from pidfiles)."""
+    found = []
+    for server in ADDRESSES:
+        config = os.path.join(work_dir, server, 'nsd.conf' if server in NSD_SERVERS else 'unbound.conf')
+        pidfile = os.path.join(work_dir, server, 'nsd.pid' if server in NSD_SERVERS else 'unbound.pid')
+        try:
+            with open(pidfile, 'r', encoding='ascii') as handle:
+                pid = int(handle.read().strip())
+            # NSD's main process is a child of the one we started, which leads the session.
+            pid = os.getsid(pid)
+            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+                argv = [part.decode(errors='replace') for part in handle.read().split(b'\0') if part]
+        except (OSError, ValueError):
+            continue
+        # Only a server started on exactly this configuration file is ours to stop.
+        if config in argv:
+            found.append({'label': server, 'pid': pid, 'argv': argv})
+    return found
 
 
 def reset(state):

@@ -11,7 +11,7 @@ import shutil
 import socket
 
 from testbed import dnsctl
-from testbed.core import Plugin, TestbedError
+from testbed.core import Plugin, TestbedError, stop_process
 
 
 def check_options(options):
@@ -136,6 +136,12 @@ class DnsPlugin(Plugin):
             ctx.wait_until(lambda server=server: dnsctl.answers(server, port),
                            '%s (%s)' % (server, endpoint(server, port)), timeout=timeout, label=server)
         return inventory_part(description, model)
+
+    def stop(self, ctx, record):
+        # dnsctl start/stop/reset replace processes; stop any the record missed (found by
+        # pidfile and verified by its configuration path, so only servers of this state folder).
+        for proc in dnsctl.leftover_processes(ctx.work_dir):
+            stop_process(proc)
 
 
 PLUGIN = DnsPlugin()
