@@ -26,7 +26,9 @@ launcher)::
 
 import argparse
 import base64
+import contextlib
 import copy
+import fcntl
 import hashlib
 import json
 import os
@@ -561,6 +563,18 @@ def change_txt(state, servers, name, value, remove=False, add=False):
     return model, changed
 
 
+@contextlib.contextmanager
+def locked(state):
+    """Serialise changes to one state folder's records (two test runs may share it)."""
+    os.makedirs(state, exist_ok=True)
+    with open(os.path.join(state, 'dns.lock'), 'a', encoding='ascii') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def parse_servers(text):
     servers = [item.strip() for item in text.split(',') if item.strip()]
     unknown = [item for item in servers if item not in ADDRESSES]
@@ -592,36 +606,41 @@ def main(argv=None):
     args = parser.parse_args(argv)
     state = state_dir()
     try:
-        if args.command in ('set-txt', 'remove-txt'):
-            value = expand(args.value) if args.value is not None else None
-            _model, changed = change_txt(state, parse_servers(args.server), args.name, value,
-                                         remove=args.command == 'remove-txt', add=getattr(args, 'add', False))
-            print(json.dumps({'changed': [{'server': s, 'zone': z, 'reloaded': r} for s, z, r in changed]}))
-        elif args.command in ('stop', 'start'):
-            results = {}
-            for server in parse_servers(args.server):
-                results[server] = (stop if args.command == 'stop' else start)(state, server)
-            print(json.dumps({'changed': results}))
-        elif args.command == 'reset':
-            reset(state)
-            print(json.dumps({'changed': True}))
-        elif args.command == 'serial':
-            model = load_model(os.path.join(state, 'dns'))
-            print(soa_serial(parse_servers(args.server)[0], model['port'], args.zone))
-        else:
-            model = load_model(os.path.join(state, 'dns'))
-            record = load_record(state)
-            print(json.dumps({
-                'port': model['port'],
-                'servers': ADDRESSES,
-                'stopped': record.get('stopped', []),
-                'zones': {server: {zone: data['serial'] for zone, data in model['servers'][server]['zones'].items()}
-                          for server in NSD_SERVERS if len(model['servers'][server]['zones']) <= 50},
-                'internal_data': model['internal_data'],
-            }, indent=1, sort_keys=True))
+        with locked(state):
+            return run(args, state)
     except DnsTestbedError as error:
         print('dnsctl: %s' % error, file=sys.stderr)
         return 1
+
+
+def run(args, state):
+    if args.command in ('set-txt', 'remove-txt'):
+        value = expand(args.value) if args.value is not None else None
+        _model, changed = change_txt(state, parse_servers(args.server), args.name, value,
+                                     remove=args.command == 'remove-txt', add=getattr(args, 'add', False))
+        print(json.dumps({'changed': [{'server': s, 'zone': z, 'reloaded': r} for s, z, r in changed]}))
+    elif args.command in ('stop', 'start'):
+        results = {}
+        for server in parse_servers(args.server):
+            results[server] = (stop if args.command == 'stop' else start)(state, server)
+        print(json.dumps({'changed': results}))
+    elif args.command == 'reset':
+        reset(state)
+        print(json.dumps({'changed': True}))
+    elif args.command == 'serial':
+        model = load_model(os.path.join(state, 'dns'))
+        print(soa_serial(parse_servers(args.server)[0], model['port'], args.zone))
+    else:
+        model = load_model(os.path.join(state, 'dns'))
+        record = load_record(state)
+        print(json.dumps({
+            'port': model['port'],
+            'servers': ADDRESSES,
+            'stopped': record.get('stopped', []),
+            'zones': {server: {zone: data['serial'] for zone, data in model['servers'][server]['zones'].items()}
+                      for server in NSD_SERVERS if len(model['servers'][server]['zones']) <= 50},
+            'internal_data': model['internal_data'],
+        }, indent=1, sort_keys=True))
     return 0
 
 
