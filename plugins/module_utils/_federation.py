@@ -117,7 +117,7 @@ async def _gather_dict(coroutines):
 
 async def check_domain(client, domain, proofs, internal_resolvers, nameserver_port):
     """Compare the expected proofs with the TXT values on every authoritative nameserver."""
-    result = dict(name=domain, zone=None, nameservers=[], txt={}, serials={}, found_on=[], missing_on=[],
+    result = dict(name=domain, proofs=list(proofs), zone=None, nameservers=[], txt={}, serials={}, found_on=[], missing_on=[],
                   stale_on=[], unreachable=[], internal_only=False, internal_txt={}, errors=[], ok=False)
     try:
         zone = await client.find_zone(domain)
@@ -186,7 +186,14 @@ def describe_domain(result):
     name = result['name']
     sentences = []
     if result['missing_on'] and not result['found_on']:
-        sentences.append(f'{name}: the proof is on no authoritative nameserver ({", ".join(result["missing_on"])}).')
+        missing = {proof for proofs in result.get('missing_proofs', {}).values() for proof in proofs}
+        where = ', '.join(result['missing_on'])
+        if len(result['proofs']) > 1 and len(missing) < len(result['proofs']):
+            starts = ', '.join(f'"{proof[:12]}..."' for proof in result['proofs'] if proof in missing)
+            sentences.append(f'{name}: {len(missing)} of the {len(result["proofs"])} proofs ({starts}) are on no '
+                             f'authoritative nameserver ({where}).')
+        else:
+            sentences.append(f'{name}: the proof is on no authoritative nameserver ({where}).')
     else:
         for label in result['missing_on']:
             missing = result.get('missing_proofs', {}).get(label, [])

@@ -265,3 +265,10 @@ def test_proof_shape_gives_warnings_not_errors():
     assert len(warnings) == 2
     assert 'a.com' in warnings[0] and 'not base64' in warnings[0]
     assert 'b.com' in warnings[1] and '268 characters (200 bytes)' in warnings[1]
+
+
+def test_rollover_second_proof_missing_everywhere_is_named():
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}})
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD, NEW])])
+    assert result['msg'] == (f'contoso.com: 1 of the 2 proofs ("{NEW[:12]}...") are on no authoritative nameserver '
+                             '(ns1.example.net, ns2.example.net).')
