@@ -241,16 +241,22 @@ class DnsClient:
     async def addresses(self, host):
         """IPv4 and IPv6 addresses of a host name, resolved through the configured resolvers."""
         key = _name(host)
-        if key not in self._address_cache:
-            found = []
-            for rdtype in ('A', 'AAAA'):
-                try:
-                    _final, values, _chain = await self.resolve(key, rdtype)
-                except DnsError:
-                    continue
-                found.extend(value.address for value in values)
-            self._address_cache[key] = found
-        return self._address_cache[key]
+        # many domains share the same nameservers: concurrent callers await one lookup
+        task = self._address_cache.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(self._lookup_addresses(key))
+            self._address_cache[key] = task
+        return list(await asyncio.shield(task))
+
+    async def _lookup_addresses(self, key):
+        found = []
+        for rdtype in ('A', 'AAAA'):
+            try:
+                _final, values, _chain = await self.resolve(key, rdtype)
+            except DnsError:
+                continue
+            found.extend(value.address for value in values)
+        return found
 
     async def find_zone(self, qname):
         """The zone holding ``qname`` and its authoritative nameservers.
