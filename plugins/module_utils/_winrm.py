@@ -1,0 +1,371 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetfix.remediate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file is private to the fleetfix.remediate collection: its API may change without notice.
+"""The one pywinrm client of the collection: connection options, one shell, several commands.
+
+Modules never import pywinrm; they build their argument spec with ``winrm_argument_spec``
+and run commands through ``WinRMClient``. One client holds one ``winrm.protocol.Protocol``
+(one HTTP session, so one NTLM context) and one cmd shell: it must not be shared between
+threads. Every error leaves this file as ``WinRMError`` with a ``kind`` a caller can branch
+on and a sentence a person can act on; the password never appears in it.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+PYWINRM_IMPORT_ERROR = None
+try:
+    import requests
+    from winrm import exceptions as winrm_exceptions
+    from winrm.protocol import Protocol
+except ImportError:
+    PYWINRM_IMPORT_ERROR = traceback.format_exc()
+    HAS_PYWINRM = False
+else:
+    HAS_PYWINRM = True
+
+
+TRANSPORTS = ['ntlm', 'kerberos', 'credssp', 'basic', 'certificate']
+DEFAULT_PORTS = {'https': 5986, 'http': 5985}
+# WS-Man fault codes Windows sends (MS-WSMV, winerror.h).
+WSMAN_ACCESS_DENIED = 5
+WSMAN_OPERATION_TIMEOUT = 2150858793
+# The code page the shell prints in (pywinrm's default, the US OEM code page).
+SHELL_CODEPAGE = 437
+
+# Error kinds, so callers (and tests) can tell the failures apart.
+UNREACHABLE = 'unreachable'
+AUTHENTICATION = 'authentication'
+CERTIFICATE = 'certificate'
+TIMEOUT = 'timeout'
+ACCESS_DENIED = 'access_denied'
+CONFIGURATION = 'configuration'
+PROTOCOL = 'protocol'
+
+
+def winrm_argument_spec():
+    """The connection options documented by the ``fleetfix.remediate.winrm`` doc fragment."""
+    return dict(
+        winrm_host=dict(type='str'),
+        winrm_port=dict(type='int'),
+        winrm_user=dict(type='str'),
+        winrm_password=dict(type='str', no_log=True),
+        winrm_transport=dict(type='str', default='ntlm', choices=TRANSPORTS),
+        winrm_scheme=dict(type='str', default='https', choices=['https', 'http']),
+        winrm_server_cert_validation=dict(type='str', default='validate', choices=['validate', 'ignore']),
+        winrm_ca_trust_path=dict(type='path'),
+        winrm_cert_pem=dict(type='path'),
+        winrm_cert_key_pem=dict(type='path', no_log=False),
+        winrm_message_encryption=dict(type='str', default='auto', choices=['auto', 'always', 'never']),
+        winrm_operation_timeout=dict(type='int', default=20),
+        winrm_read_timeout=dict(type='int', default=30),
+        winrm_allow_insecure=dict(type='bool', default=False),
+    )
+
+
+class WinRMError(Exception):
+    """A readable failure of a WinRM exchange; ``kind`` is one of the module constants."""
+
+    def __init__(self, message, kind=PROTOCOL):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def check_library(module):
+    """Fail the module once, with the traceback, when pywinrm is missing."""
+    if not HAS_PYWINRM:
+        module.fail_json(msg=missing_required_lib('pywinrm'), exception=PYWINRM_IMPORT_ERROR)
+
+
+_CLIXML_ESCAPE = re.compile(r'_x([0-9A-Fa-f]{4})_')
+_CLIXML_STRING = re.compile(r'<S S="([^"]*)">(.*?)</S>', re.DOTALL)
+
+
+def _unescape_xml(text):
+    return (text.replace('&lt;', '<').replace('&gt;', '>').replace('&quot;', '"')
+            .replace('&apos;', "'").replace('&amp;', '&'))
+
+
+def decode_clixml(text):
+    """What PowerShell meant by a ``#< CLIXML`` stream: the error lines, in plain text.
+
+    powershell.exe writes its error stream over WinRM as serialised objects, one
+    ``<S S="Error">`` per line with CR/LF escaped as ``_x000D__x000A_``. Text that is not
+    CLIXML comes back unchanged.
+    """
+    if not text or '#< CLIXML' not in text:
+        return text
+    head, _sep, document = text.partition('#< CLIXML')
+    lines = []
+    for stream, content in _CLIXML_STRING.findall(document):
+        if stream != 'Error':
+            continue
+        content = _CLIXML_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), _unescape_xml(content))
+        lines.append(content)
+    decoded = ''.join(lines).replace('\r\n', '\n').strip()
+    head = head.strip()
+    return '\n'.join(part for part in (head, decoded) if part)
+
+
+def encode_powershell(script):
+    """The ``-EncodedCommand`` argument for ``script`` (base64 of UTF-16LE), as powershell.exe wants it."""
+    return base64.b64encode(script.encode('utf-16-le')).decode('ascii')
+
+
+class CommandResult:
+    """The outcome of one command: exit code and both streams as text (CRLF kept)."""
+
+    def __init__(self, rc, stdout, stderr):
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self):
+        return 'CommandResult(rc=%r, stdout=%r, stderr=%r)' % (self.rc, self.stdout, self.stderr)
+
+
+def validate_options(options):
+    """Check the connection options before any network traffic; returns a list of problems."""
+    problems = []
+    if not options.get('winrm_host'):
+        problems.append('No WinRM host given: set winrm_host (or ansible_host for the task host).')
+    transport = options.get('winrm_transport') or 'ntlm'
+    scheme = options.get('winrm_scheme') or 'https'
+    if transport == 'certificate':
+        if not options.get('winrm_cert_pem') or not options.get('winrm_cert_key_pem'):
+            problems.append('The certificate transport needs winrm_cert_pem and winrm_cert_key_pem.')
+        if scheme != 'https':
+            problems.append('The certificate transport works only over HTTPS: set winrm_scheme to https.')
+    else:
+        if not options.get('winrm_user'):
+            problems.append('No WinRM user given: set winrm_user (or ansible_user for the task host).')
+        if transport != 'kerberos' and options.get('winrm_password') is None:
+            problems.append('No WinRM password given: set winrm_password (or ansible_password for the task host).')
+    if transport == 'basic' and scheme == 'http' and not options.get('winrm_allow_insecure'):
+        problems.append('Basic authentication over plain HTTP would send the password in clear text: use '
+                        'winrm_scheme https, another transport, or set winrm_allow_insecure to true.')
+    if transport == 'basic' and options.get('winrm_message_encryption') == 'always':
+        problems.append('Message encryption works only with the ntlm, kerberos or credssp transports.')
+    operation_timeout = options.get('winrm_operation_timeout')
+    read_timeout = options.get('winrm_read_timeout')
+    if operation_timeout is not None and operation_timeout < 1:
+        problems.append('winrm_operation_timeout must be at least 1 second.')
+    if operation_timeout is not None and read_timeout is not None and read_timeout <= operation_timeout:
+        problems.append('winrm_read_timeout (%s) must be longer than winrm_operation_timeout (%s).'
+                        % (read_timeout, operation_timeout))
+    port = options.get('winrm_port')
+    if port is not None and not 0 < port < 65536:
+        problems.append('winrm_port must be between 1 and 65535, not %s.' % port)
+    return problems
+
+
+class WinRMClient:
+    """One WinRM connection to one host: one Protocol, one cmd shell, several commands.
+
+    Not thread-safe: pywinrm's NTLM context belongs to one HTTP session, so each thread
+    (and each host) needs its own client.
+    """
+
+    def __init__(self, options):
+        problems = validate_options(options)
+        if problems:
+            raise WinRMError(' '.join(problems), CONFIGURATION)
+        self.host = options['winrm_host']
+        self.scheme = options.get('winrm_scheme') or 'https'
+        self.port = options.get('winrm_port') or DEFAULT_PORTS[self.scheme]
+        self.transport = options.get('winrm_transport') or 'ntlm'
+        self.user = options.get('winrm_user')
+        self._password = options.get('winrm_password')
+        self.server_cert_validation = options.get('winrm_server_cert_validation') or 'validate'
+        self.ca_trust_path = options.get('winrm_ca_trust_path')
+        self.cert_pem = options.get('winrm_cert_pem')
+        self.cert_key_pem = options.get('winrm_cert_key_pem')
+        self.message_encryption = options.get('winrm_message_encryption') or 'auto'
+        self.operation_timeout = options.get('winrm_operation_timeout') or 20
+        self.read_timeout = options.get('winrm_read_timeout') or 30
+        self.endpoint = '%s://%s:%s/wsman' % (self.scheme, _bracket(self.host), self.port)
+        self._protocol = None
+        self._shell_id = None
+        self.commands_run = 0
+
+    # -- connection -------------------------------------------------------------------------
+    def _new_protocol(self):
+        kwargs = dict(
+            endpoint=self.endpoint,
+            transport=self.transport,
+            username=self.user,
+            password=self._password,
+            server_cert_validation=self.server_cert_validation,
+            read_timeout_sec=self.read_timeout,
+            operation_timeout_sec=self.operation_timeout,
+            message_encryption=self.message_encryption,
+        )
+        if self.ca_trust_path:
+            kwargs['ca_trust_path'] = self.ca_trust_path
+        if self.transport == 'certificate':
+            kwargs.update(cert_pem=self.cert_pem, cert_key_pem=self.cert_key_pem)
+        try:
+            return Protocol(**kwargs)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            raise self.describe(error) from None
+
+    def _shell(self):
+        if self._shell_id is None:
+            if self._protocol is None:
+                self._protocol = self._new_protocol()
+            try:
+                self._shell_id = self._protocol.open_shell(codepage=SHELL_CODEPAGE)
+            except Exception as error:  # pylint: disable=broad-exception-caught
+                raise self.describe(error, 'opening a shell') from None
+        return self._shell_id
+
+    def close(self):
+        """Delete the shell (which ends its commands too) and forget the session; never raises."""
+        if self._shell_id is not None and self._protocol is not None:
+            try:
+                self._protocol.close_shell(self._shell_id)
+            except Exception:  # pylint: disable=broad-exception-caught
+                pass  # The shell dies with the host's WinRM service anyway (idle timeout, restart).
+        self._shell_id = None
+        self._protocol = None
+
+    def reset(self):
+        """Drop the shell and the session without talking to the host (after a restart)."""
+        self._shell_id = None
+        self._protocol = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- commands ---------------------------------------------------------------------------
+    def run(self, command_line):
+        """Run one cmd.exe command line in the shell; returns a ``CommandResult``.
+
+        The command's streams are read until it is Done. No terminate Signal is sent for a
+        command that finished: its process is gone, and deleting the shell releases what is
+        left, so the Signal would only cost a round trip. A command that fails mid-way is
+        signalled so the shell stays usable.
+        """
+        shell_id = self._shell()
+        protocol = self._protocol
+        try:
+            command_id = protocol.run_command(shell_id, command_line)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            raise self.describe(error, 'starting a command') from None
+        self.commands_run += 1
+        stdout, stderr = [], []
+        try:
+            while True:
+                out, err, rc, done = protocol.get_command_output_raw(shell_id, command_id)
+                stdout.append(out)
+                stderr.append(err)
+                if done:
+                    break
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            try:
+                protocol.cleanup_command(shell_id, command_id)
+            except Exception:  # pylint: disable=broad-exception-caught
+                pass  # The original error is the one worth reporting.
+            raise self.describe(error, 'reading the output of a command') from None
+        return CommandResult(rc, _decode(b''.join(stdout)), _decode(b''.join(stderr)))
+
+    def run_powershell(self, script):
+        """Run a PowerShell script with ``-EncodedCommand`` (PowerShell 2.0 compatible).
+
+        The stderr text comes back decoded from CLIXML.
+        """
+        command_line = 'powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand %s' % (
+            encode_powershell(script))
+        result = self.run(command_line)
+        result.stderr = decode_clixml(result.stderr)
+        return result
+
+    # -- errors -----------------------------------------------------------------------------
+    def _scrub(self, text):
+        text = str(text)
+        if self._password:
+            text = text.replace(self._password, '********')
+        return text
+
+    def describe(self, error, doing='connecting'):
+        """Turn a pywinrm or requests exception into a ``WinRMError`` with a distinct message."""
+        where = self.endpoint
+        if isinstance(error, WinRMError):
+            return error
+        if HAS_PYWINRM:
+            if isinstance(error, requests.exceptions.SSLError):
+                text = str(error)
+                if 'CERTIFICATE_VERIFY_FAILED' in text or 'certificate verify failed' in text:
+                    return WinRMError(
+                        'Certificate not trusted: the WinRM certificate of %s could not be validated (%s). Give the CA '
+                        'that signed it with winrm_ca_trust_path (ansible_winrm_ca_trust_path), or set '
+                        'winrm_server_cert_validation to ignore for a host you trust.' % (where, _ssl_reason(text)),
+                        CERTIFICATE)
+                return WinRMError('TLS handshake with %s failed while %s: %s' % (where, doing, self._scrub(_ssl_reason(text))),
+                                  CERTIFICATE)
+            if isinstance(error, requests.exceptions.ReadTimeout):
+                return WinRMError(
+                    'WinRM read timeout: %s did not answer within %s seconds while %s (winrm_read_timeout).'
+                    % (where, self.read_timeout, doing), TIMEOUT)
+            if isinstance(error, requests.exceptions.ConnectionError):
+                return WinRMError(
+                    'Host unreachable: cannot connect to WinRM at %s (is the host up, is WinRM listening on port %s '
+                    'with %s, does a firewall block it?).' % (where, self.port, self.scheme.upper()), UNREACHABLE)
+            if isinstance(error, winrm_exceptions.InvalidCredentialsError):
+                return WinRMError(
+                    'Authentication failed: %s rejected the credentials of %s with the %s transport (check the user '
+                    'name, the password and that the transport is enabled on the host).'
+                    % (where, self.user or 'the certificate', self.transport), AUTHENTICATION)
+            if isinstance(error, winrm_exceptions.WinRMOperationTimeoutError):
+                return WinRMError(
+                    'WinRM operation timeout: %s did not finish the command within %s seconds '
+                    '(winrm_operation_timeout) while %s.' % (where, self.operation_timeout, doing), TIMEOUT)
+            if isinstance(error, winrm_exceptions.WSManFaultError):
+                if error.wsman_fault_code == WSMAN_ACCESS_DENIED or 'AccessDenied' in str(error.fault_subcode or ''):
+                    return WinRMError(
+                        'Access denied: %s refused %s for %s; the account needs to be a local administrator '
+                        '(or be allowed to use WinRM).' % (where, doing, self.user), ACCESS_DENIED)
+                if error.wsman_fault_code == WSMAN_OPERATION_TIMEOUT:
+                    return WinRMError(
+                        'WinRM operation timeout: %s did not finish within %s seconds while %s.'
+                        % (where, self.operation_timeout, doing), TIMEOUT)
+                return WinRMError('WinRM fault from %s while %s: %s (code %s).'
+                                  % (where, doing, self._scrub(error.reason), error.wsman_fault_code), PROTOCOL)
+            if isinstance(error, winrm_exceptions.WinRMTransportError):
+                return WinRMError('WinRM at %s answered HTTP %s while %s.' % (where, error.code, doing), PROTOCOL)
+            if isinstance(error, winrm_exceptions.WinRMError):
+                text = self._scrub(error)
+                if 'not installed' in text:
+                    return WinRMError('The %s transport needs a Python library the controller lacks: %s.'
+                                      % (self.transport, text), CONFIGURATION)
+                return WinRMError('WinRM error from %s while %s: %s' % (where, doing, text), PROTOCOL)
+        return WinRMError('Unexpected %s from %s while %s: %s'
+                          % (type(error).__name__, where, doing, self._scrub(error)), PROTOCOL)
+
+
+def _decode(data):
+    return data.decode('cp%d' % SHELL_CODEPAGE, errors='replace')
+
+
+def _bracket(host):
+    return '[%s]' % host if ':' in host and not host.startswith('[') else host
+
+
+def _ssl_reason(text):
+    match = re.search(r'certificate verify failed: ([^(\')"]+)', text)
+    if match:
+        return 'certificate verify failed: %s' % match.group(1).strip()
+    match = re.search(r'\[SSL[^\]]*\][^(\')"]*', text)
+    return match.group(0).strip() if match else text

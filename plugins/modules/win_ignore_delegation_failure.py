@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetfix.remediate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: win_ignore_delegation_failure
+short_description: Stop DCOM event 10009 floods with the "Ignore Delegation Failure" RPC policy
+version_added: 0.1.0
+description:
+  - Sets (or removes) the DWORD C(IgnoreDelegationFailure) under
+    C(HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc) on a Windows host, directly in its registry
+    or in a Group Policy Object through a domain controller.
+  - This is the fix for the DistributedCOM event 10009 ("DCOM was unable to communicate with the
+    computer ... using any of the configured protocols") that Exchange 2010 SP1 Client Access Servers
+    on Windows Server 2008 R2 write to the System log. The policy applies after a restart.
+  - Runs on the controller with pywinrm; no Python is needed on Windows. Use it as a task of the
+    Windows hosts of your inventory: the connection comes from the host's usual C(ansible_host),
+    C(ansible_user), C(ansible_password), C(ansible_winrm_*) variables unless the C(winrm_*) options are set.
+  - Works on Windows Server 2008 R2 with PowerShell 2.0, reading and writing with C(reg.exe), C(wmic),
+    C(wevtutil) and C(shutdown.exe). The audit is one command in one shell. PowerShell (the GroupPolicy
+    module) is used only for O(method=gpo).
+author:
+  - Fleetfix contributors (@fleetfix)
+extends_documentation_fragment:
+  - fleetfix.remediate.winrm
+  - fleetfix.remediate.attributes
+  - fleetfix.remediate.attributes.CONTROLLER
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode reads the value, the OS and the events and writes nothing.
+  diff_mode:
+    support: full
+  action:
+    support: full
+    description: Indicates this has a corresponding action plugin so some parts of the options can be set on the controller.
+options:
+  state:
+    description:
+      - V(present) sets the value to V(1) (ignore delegation failures); V(absent) removes the value
+        (not configured, which behaves as off).
+    type: str
+    choices: [present, absent]
+    default: present
+  method:
+    description:
+      - V(registry) writes the value on the host itself.
+      - V(gpo) writes it into the Group Policy Object O(gpo_name) through the task host, which must be a
+        domain controller (or have the GroupPolicy PowerShell module). Member servers apply it at their
+        next policy refresh, and need a restart after that.
+    type: str
+    choices: [registry, gpo]
+    default: registry
+  gpo_name:
+    description:
+      - The display name of the GPO for O(method=gpo).
+    type: str
+    default: Default Domain Policy
+  reboot:
+    description:
+      - When the value changed (or is set but DCOM 10009 events still appeared since the last boot), restart
+        the host with C(shutdown /r) and wait until WinRM answers again with a new boot time.
+      - Without it the module returns RV(reboot_required=true).
+      - Only with O(method=registry).
+    type: bool
+    default: false
+  reboot_timeout:
+    description:
+      - Seconds to wait for the host to come back after the restart before failing.
+    type: int
+    default: 600
+  check_events:
+    description:
+      - Read the newest DistributedCOM 10009 events of the System log and count those since the last boot.
+    type: bool
+    default: true
+  events_limit:
+    description:
+      - How many of the newest 10009 events are read. When all of them are since the boot,
+        RV(dcom_10009.since_boot) is a lower bound and RV(dcom_10009.complete) is V(false).
+    type: int
+    default: 50
+notes:
+  - The host's C(ansible_connection) stays C(winrm) and its shell C(powershell); the action plugin runs
+    the module on the controller with the controller's Python, so neither C(delegate_to) nor Python on
+    Windows is needed. With C(delegate_to: localhost) the O(winrm_host) and other options still apply.
+seealso:
+  - ref: fleetfix.remediate.dcom_10009 role <ansible_collections.fleetfix.remediate.dcom_10009_role>
+    description: Applies the fix to every Exchange server and restarts them a few at a time.
+  - name: Microsoft RPC policy settings (RPC.admx)
+    description: The "Ignore Delegation Failure" Group Policy setting.
+    link: https://learn.microsoft.com/en-us/windows/client-management/mdm/policy-csp-admx-rpc
+'''
+
+EXAMPLES = r'''
+- name: Audit every Exchange server (no change)
+  fleetfix.remediate.win_ignore_delegation_failure:
+  check_mode: true
+  register: dcom_audit
+
+- name: Apply the fix and restart the host
+  fleetfix.remediate.win_ignore_delegation_failure:
+    reboot: true
+    reboot_timeout: 900
+
+- name: Remove the value again
+  fleetfix.remediate.win_ignore_delegation_failure:
+    state: absent
+
+- name: Set the policy in a GPO through a domain controller
+  fleetfix.remediate.win_ignore_delegation_failure:
+    method: gpo
+    gpo_name: Exchange Servers Policy
+  delegate_to: "{{ groups['domain_controllers'][0] }}"
+  run_once: true
+
+- name: From localhost, with explicit connection options
+  fleetfix.remediate.win_ignore_delegation_failure:
+    winrm_host: ex01.example.com
+    winrm_user: EXAMPLE\administrator
+    winrm_password: "{{ vault_windows_password }}"
+    winrm_ca_trust_path: /etc/pki/example-ca.pem
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+method:
+  description: V(registry) or V(gpo).
+  returned: always
+  type: str
+  sample: registry
+before:
+  description: The value before the run.
+  returned: always
+  type: dict
+  contains:
+    value:
+      description: V(1), V(0), another value, or V(null) when the value does not exist.
+      type: raw
+  sample: {value: null}
+after:
+  description: The value after the run (predicted in check mode).
+  returned: always
+  type: dict
+  contains:
+    value:
+      description: V(1), V(0), another value, or V(null) when the value does not exist.
+      type: raw
+  sample: {value: 1}
+reboot_required:
+  description:
+    - Whether the host needs a restart to apply the policy (it changed, or is set but 10009 events appeared since the boot).
+    - With O(method=gpo), whether the member servers need one after their policy refresh.
+  returned: always
+  type: bool
+rebooted:
+  description: Whether the host was restarted by this run.
+  returned: always
+  type: bool
+boot_time:
+  description: The host's last boot time (UTC, ISO 8601), after the restart when it was restarted.
+  returned: with O(method=registry)
+  type: str
+  sample: '2026-11-24T10:28:33.719117Z'
+os:
+  description: The host's operating system (from C(wmic os)).
+  returned: with O(method=registry), when it could be read
+  type: dict
+  contains:
+    caption:
+      description: The OS name.
+      type: str
+      sample: Microsoft Windows Server 2008 R2 Enterprise
+    version:
+      description: The OS version.
+      type: str
+      sample: 6.1.7601
+    affected:
+      description: Whether this is Windows Server 2008 R2, where Exchange 2010 SP1 causes the event flood.
+      type: bool
+dcom_10009:
+  description: The DistributedCOM 10009 events of the System log (after the restart when there was one).
+  returned: with O(method=registry) and O(check_events=true), when wevtutil could be read
+  type: dict
+  contains:
+    since_boot:
+      description: How many 10009 events were logged since the last boot (null when the boot time is unknown).
+      type: int
+    complete:
+      description: Whether RV(dcom_10009.since_boot) counts all of them (false when O(events_limit) was reached).
+      type: bool
+    newest:
+      description: The time (UTC, ISO 8601) of the newest 10009 event in the log, or null.
+      type: str
+    newest_target:
+      description: The computer DCOM could not reach in the newest event.
+      type: str
+  sample: {since_boot: 0, complete: true, newest: '2026-11-20T08:01:12.1000000Z', newest_target: dc01.example.com}
+gpo_name:
+  description: The GPO written with O(method=gpo).
+  returned: with O(method=gpo)
+  type: str
+gpo_id:
+  description: The GUID of that GPO.
+  returned: with O(method=gpo)
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import (
+    DEFAULT_GPO,
+    manage,
+    validate_params,
+)
+from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import (
+    WinRMClient,
+    WinRMError,
+    check_library,
+    validate_options,
+    winrm_argument_spec,
+)
+
+
+def main():
+    argument_spec = winrm_argument_spec()
+    argument_spec.update(
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        method=dict(type='str', default='registry', choices=['registry', 'gpo']),
+        gpo_name=dict(type='str', default=DEFAULT_GPO),
+        reboot=dict(type='bool', default=False),
+        reboot_timeout=dict(type='int', default=600),
+        check_events=dict(type='bool', default=True),
+        events_limit=dict(type='int', default=50),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    problems = validate_params(module.params) + validate_options(module.params)
+    if problems:
+        module.fail_json(msg=' '.join(problems))
+    check_library(module)
+
+    client = WinRMClient(module.params)
+    try:
+        result = manage(client, module.params, check_mode=module.check_mode)
+    except WinRMError as error:
+        module.fail_json(msg=error.message, error_kind=error.kind)
+    finally:
+        client.close()
+    for warning in result.pop('warnings'):
+        module.warn(warning)
+    if module._diff:
+        result['diff'] = {'before': result['before'], 'after': result['after']}
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

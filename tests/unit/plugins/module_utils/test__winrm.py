@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetfix.remediate contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+from winrm import exceptions as winrm_exceptions
+
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
+
+SECRET = 'S3cret-Passw0rd!'
+OPTIONS = dict(winrm_host='ex01.example.com', winrm_user='EXAMPLE\\admin', winrm_password=SECRET,
+               winrm_transport='ntlm', winrm_scheme='https', winrm_operation_timeout=20, winrm_read_timeout=30)
+
+# What powershell.exe writes to stderr over WinRM for a failing Get-GPO (Windows Server 2008 R2).
+CLIXML = (
+    '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+    '<S S="Error">Get-GPO : A GPO with the name "Nope" could not be found in the fleetfix.local domain._x000D__x000A_</S>'
+    '<S S="Error">At line:1 char:1_x000D__x000A_</S><S S="Error">+ Get-GPO -Name \'Nope\'_x000D__x000A_</S>'
+    '<S S="Error">    + FullyQualifiedErrorId : GpoWithNameNotFound,Microsoft.GroupPolicy.Commands.GetGPOCommand_x000D__x000A_</S>'
+    '<S S="Error"> _x000D__x000A_</S></Objs>'
+)
+
+
+def test_decode_clixml_gives_the_error_lines():
+    text = _winrm.decode_clixml(CLIXML)
+    assert text.startswith('Get-GPO : A GPO with the name "Nope" could not be found in the fleetfix.local domain.\n')
+    assert 'FullyQualifiedErrorId : GpoWithNameNotFound' in text
+    assert '_x000D_' not in text and '<S' not in text
+
+
+def test_decode_clixml_keeps_plain_text_and_escapes():
+    assert _winrm.decode_clixml('ERROR: Access is denied.\r\n') == 'ERROR: Access is denied.\r\n'
+    clixml = '#< CLIXML\r\n<Objs><S S="Error">a &lt;b&gt; _x0009_tab_x000D__x000A_</S><S S="progress">x</S></Objs>'
+    assert _winrm.decode_clixml(clixml) == 'a <b> \ttab'
+
+
+def test_encode_powershell_is_utf16le_base64():
+    assert base64.b64decode(_winrm.encode_powershell('Get-GPO')).decode('utf-16-le') == 'Get-GPO'
+
+
+@pytest.mark.parametrize('changes, expected', [
+    (dict(winrm_host=None), 'No WinRM host given'),
+    (dict(winrm_user=None), 'No WinRM user given'),
+    (dict(winrm_password=None), 'No WinRM password given'),
+    (dict(winrm_transport='basic', winrm_scheme='http'), 'Basic authentication over plain HTTP'),
+    (dict(winrm_transport='certificate'), 'needs winrm_cert_pem and winrm_cert_key_pem'),
+    (dict(winrm_read_timeout=20), 'must be longer than winrm_operation_timeout'),
+    (dict(winrm_port=70000), 'winrm_port must be between'),
+])
+def test_validate_options_refuses_bad_input(changes, expected):
+    problems = _winrm.validate_options(dict(OPTIONS, **changes))
+    assert any(expected in problem for problem in problems), problems
+    with pytest.raises(_winrm.WinRMError) as caught:
+        _winrm.WinRMClient(dict(OPTIONS, **changes))
+    assert caught.value.kind == _winrm.CONFIGURATION
+
+
+def test_basic_over_http_allowed_when_insecure_is_asked_for():
+    assert _winrm.validate_options(dict(OPTIONS, winrm_transport='basic', winrm_scheme='http',
+                                        winrm_allow_insecure=True)) == []
+
+
+def test_endpoint_and_default_ports():
+    assert _winrm.WinRMClient(OPTIONS).endpoint == 'https://ex01.example.com:5986/wsman'
+    assert _winrm.WinRMClient(dict(OPTIONS, winrm_scheme='http')).endpoint == 'http://ex01.example.com:5985/wsman'
+    assert _winrm.WinRMClient(dict(OPTIONS, winrm_host='::1', winrm_port=15990)).endpoint == 'https://[::1]:15990/wsman'
+
+
+def _fault(code, subcode='w:InternalError', reason='boom'):
+    return winrm_exceptions.WSManFaultError(500, 'Bad HTTP response', '<xml/>', reason, 's:Sender', subcode, code)
+
+
+@pytest.mark.parametrize('error, kind, words', [
+    (requests.exceptions.ConnectionError('Connection refused'), _winrm.UNREACHABLE, 'Host unreachable'),
+    (requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local "
+                                  "issuer certificate (_ssl.c:1006)"), _winrm.CERTIFICATE, 'Certificate not trusted'),
+    (winrm_exceptions.InvalidCredentialsError('the specified credentials were rejected by the server'),
+     _winrm.AUTHENTICATION, 'Authentication failed'),
+    (winrm_exceptions.WinRMOperationTimeoutError(), _winrm.TIMEOUT, 'WinRM operation timeout'),
+    (requests.exceptions.ReadTimeout('read timed out'), _winrm.TIMEOUT, 'WinRM read timeout'),
+    (_fault(5, 'w:AccessDenied', 'Access is denied.'), _winrm.ACCESS_DENIED, 'Access denied'),
+    (_fault(2150858843, 'w:InvalidSelectors', 'shell gone ' + SECRET), _winrm.PROTOCOL, 'WinRM fault'),
+])
+def test_describe_gives_distinct_messages_without_the_password(error, kind, words):
+    described = _winrm.WinRMClient(OPTIONS).describe(error)
+    assert described.kind == kind
+    assert described.message.startswith(words)
+    assert SECRET not in described.message
+    assert 'ex01.example.com:5986' in described.message
+
+
+class FakeProtocol:
+    """Stands in for winrm.protocol.Protocol and records the SOAP actions it would send."""
+
+    def __init__(self, outputs, **kwargs):
+        self.kwargs = kwargs
+        self.outputs = list(outputs)
+        self.actions = []
+
+    def open_shell(self, codepage=None):
+        self.actions.append(('Create', codepage))
+        return 'SHELL'
+
+    def run_command(self, shell_id, command):
+        self.actions.append(('Command', command))
+        return 'CMD%d' % len(self.actions)
+
+    def get_command_output_raw(self, shell_id, command_id):
+        self.actions.append(('Receive', command_id))
+        item = self.outputs.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def cleanup_command(self, shell_id, command_id):
+        self.actions.append(('Signal', command_id))
+
+    def close_shell(self, shell_id):
+        self.actions.append(('Delete', shell_id))
+
+
+def test_one_shell_several_commands_no_signal_after_done(monkeypatch):
+    protocols = []
+
+    def factory(**kwargs):
+        protocols.append(FakeProtocol([(b'part1 ', b'', -1, False), (b'\x81nd\r\n', b'', 0, True),
+                                       (b'', b'ERROR: x\r\n', 1, True)], **kwargs))
+        return protocols[-1]
+    monkeypatch.setattr(_winrm, 'Protocol', factory)
+    with _winrm.WinRMClient(dict(OPTIONS, winrm_ca_trust_path='/ca.pem')) as client:
+        first = client.run('reg query X')
+        second = client.run('reg add Y')
+    assert (first.rc, first.stdout) == (0, 'part1 \u00fcnd\r\n')  # cp437 0x81 is u-umlaut
+    assert (second.rc, second.stderr) == (1, 'ERROR: x\r\n')
+    assert len(protocols) == 1
+    assert [action for action, _arg in protocols[0].actions] == [
+        'Create', 'Command', 'Receive', 'Receive', 'Command', 'Receive', 'Delete']
+    assert protocols[0].kwargs['ca_trust_path'] == '/ca.pem'
+    assert protocols[0].kwargs['server_cert_validation'] == 'validate'
+    assert protocols[0].kwargs['password'] == SECRET
+
+
+def test_timeout_signals_the_command_and_raises(monkeypatch):
+    fake = FakeProtocol([winrm_exceptions.WinRMOperationTimeoutError()])
+    monkeypatch.setattr(_winrm, 'Protocol', lambda **kwargs: fake)
+    client = _winrm.WinRMClient(OPTIONS)
+    with pytest.raises(_winrm.WinRMError) as caught:
+        client.run('wmic os get Caption /value')
+    assert caught.value.kind == _winrm.TIMEOUT
+    assert ('Signal', 'CMD2') in fake.actions
+
+
+def test_run_powershell_decodes_stderr(monkeypatch):
+    fake = FakeProtocol([(b'', CLIXML.encode('ascii'), 1, True)])
+    monkeypatch.setattr(_winrm, 'Protocol', lambda **kwargs: fake)
+    result = _winrm.WinRMClient(OPTIONS).run_powershell("Get-GPO -Name 'Nope'")
+    assert result.stderr.startswith('Get-GPO : A GPO with the name "Nope"')
+    command = fake.actions[1][1]
+    assert command.startswith('powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand ')
+    assert base64.b64decode(command.split()[-1]).decode('utf-16-le') == "Get-GPO -Name 'Nope'"
+
+
+def test_argument_spec_hides_the_password():
+    spec = _winrm.winrm_argument_spec()
+    assert spec['winrm_password']['no_log'] is True
+    assert spec['winrm_transport']['default'] == 'ntlm'
+    assert spec['winrm_server_cert_validation']['default'] == 'validate'
