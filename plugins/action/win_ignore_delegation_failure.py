@@ -64,6 +64,28 @@ def host_connection_options(task_vars, template):
     return options
 
 
+def connection_vars(task_vars, delegate_to, template):
+    """The variables of the Windows host to connect to.
+
+    Delegated to a Windows host (``ansible_connection`` winrm or psrp, for example a domain
+    controller for ``method: gpo``), its variables; delegated elsewhere (``localhost``), the
+    task host's own, so that only the module's ``winrm_*`` options need to say otherwise.
+    """
+    if not delegate_to:
+        return task_vars
+    delegated = (task_vars.get('ansible_delegated_vars') or {}).get(delegate_to)
+    if not delegated:
+        return task_vars
+    connection = template(delegated.get('ansible_connection')) or ''
+    if str(connection).rsplit('.', 1)[-1] in ('winrm', 'psrp'):
+        delegated = dict(delegated)
+        delegated.setdefault('inventory_hostname', delegate_to)
+        if delegated.get('ansible_host') is None:
+            delegated['ansible_host'] = delegate_to
+        return delegated
+    return task_vars
+
+
 def merge_module_args(task_args, host_options):
     """Explicit task options win over the host's variables."""
     module_args = dict(host_options)
@@ -102,7 +124,8 @@ class ActionModule(ActionBase):
         module_vars.pop('ansible_shell_type', None)
         module_vars.pop('ansible_shell_executable', None)
 
-        host_options = host_connection_options(task_vars, self._templar.template)
+        windows_vars = connection_vars(task_vars, self._task.delegate_to, self._templar.template)
+        host_options = host_connection_options(windows_vars, self._templar.template)
         module_args = merge_module_args(self._task.args, host_options)
         result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=module_vars))
         return result

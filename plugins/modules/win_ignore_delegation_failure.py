@@ -18,7 +18,7 @@ description:
     computer ... using any of the configured protocols") that Exchange 2010 SP1 Client Access Servers
     on Windows Server 2008 R2 write to the System log. The policy applies after a restart.
   - Runs on the controller with pywinrm; no Python is needed on Windows. Use it as a task of the
-    Windows hosts of your inventory: the connection comes from the host's usual C(ansible_host),
+    Windows hosts of your inventory; the connection comes from the host's usual C(ansible_host),
     C(ansible_user), C(ansible_password), C(ansible_winrm_*) variables unless the C(winrm_*) options are set.
   - Works on Windows Server 2008 R2 with PowerShell 2.0, reading and writing with C(reg.exe), C(wmic),
     C(wevtutil) and C(shutdown.exe). The audit is one command in one shell. PowerShell (the GroupPolicy
@@ -88,7 +88,7 @@ options:
 notes:
   - The host's C(ansible_connection) stays C(winrm) and its shell C(powershell); the action plugin runs
     the module on the controller with the controller's Python, so neither C(delegate_to) nor Python on
-    Windows is needed. With C(delegate_to: localhost) the O(winrm_host) and other options still apply.
+    Windows is needed. Delegated to V(localhost), the O(winrm_host) and other options still apply.
 seealso:
   - ref: fleetfix.remediate.dcom_10009 role <ansible_collections.fleetfix.remediate.dcom_10009_role>
     description: Applies the fix to every Exchange server and restarts them a few at a time.

@@ -225,9 +225,8 @@ def test_manage_reboots_and_waits_for_a_new_boot_time():
 
 def test_manage_fails_when_the_host_never_comes_back():
     clock = iter(range(0, 1000, 5))
-    answers = [ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok(''), ok('', 1190, 'A system shutdown has already '
-                                                                            'been scheduled.(1190)\r\n')]
-    answers[2] = ok('')
+    already_scheduled = ok('', 1190, 'A system shutdown has already been scheduled.(1190)\r\n')
+    answers = [ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok(''), already_scheduled]
     answers += [WinRMError('Host unreachable: refused', UNREACHABLE)] * 10
     client = FakeClient(answers)
     with pytest.raises(rpc.DelegationError) as caught:
@@ -259,8 +258,9 @@ def test_gpo_set_when_missing_and_unchanged_when_set():
 
 
 def test_gpo_not_found():
-    client = FakeClient([ok('', 1, 'Get-GPO : A GPO with the name "Nope" could not be found in the fleetfix.local domain.\n'
-                               '    + FullyQualifiedErrorId : GpoWithNameNotFound,Microsoft.GroupPolicy.Commands.GetGPOCommand')])
+    stderr = ('Get-GPO : A GPO with the name "Nope" could not be found in the fleetfix.local domain.\n'
+              '    + FullyQualifiedErrorId : GpoWithNameNotFound,Microsoft.GroupPolicy.Commands.GetGPOCommand')
+    client = FakeClient([ok('', 1, stderr)])
     with pytest.raises(rpc.DelegationError) as caught:
         rpc.manage(client, dict(PARAMS, method='gpo', gpo_name='Nope'))
     assert caught.value.kind == rpc.GPO_NOT_FOUND
