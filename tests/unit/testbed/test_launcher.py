@@ -71,7 +71,7 @@ def test_up_writes_inventory_and_down_stops_the_process(launcher, tmp_path):
     assert inventory['all']['vars'] == {'echo_port': port}
     assert inventory['all']['children']['greeters']['hosts'] == {'greeter01': {'greeting': 'hello'}}
     pid = launcher.load_record('echo')['processes'][0]['pid']
-    assert dict((name, state) for name, state, _ in launcher.status())['echo'] == 'up'
+    assert dict((row[0], row[1]) for row in launcher.status())['echo'] == 'up'
 
     launcher.down(['echo'])
     assert not pid_alive(pid)
