@@ -8,6 +8,14 @@ collection=${1:?usage: integration.sh COLLECTION_DIR [TARGET...]}
 shift
 python="$root/.venv/bin/python"
 state=${FLEETFIX_TESTBED_STATE:-$root/tests/testbed/.state}
+mkdir -p "$state"
+# One integration run per testbed state folder at a time: the parts and their stop-at-exit
+# bookkeeping belong to the run holding the lock (another folder, with other ports, runs beside it).
+exec 9>"$state/.integration.lock"
+if ! flock -n 9; then
+  echo "== another integration run uses $state; waiting for it"
+  flock 9
+fi
 testbed() { PYTHONPATH="$root/tests/testbed" FLEETFIX_TESTBED_STATE="$state" "$python" -m testbed "$@"; }
 # Stop only what this run started: parts that were already up (someone's testbed-up) stay up.
 running_before=$(testbed status | awk '$2 == "up" {print $1}' | tr '\n' ' ')
