@@ -320,7 +320,7 @@ def validate_params(params):
         elif re.search(r'[\r\n;`$]', params['gpo_name']):
             problems.append('gpo_name %r holds a character not allowed in a GPO name here (newline, ;, ` or $).'
                             % params['gpo_name'])
-        if params.get('reboot'):
+        if params.get('reboot') or params.get('force_reboot'):
             problems.append('reboot applies to method registry only: with method gpo the task host is a domain '
                             'controller; restart the member servers after they applied the policy '
                             '(the dcom_10009 role does this).')
@@ -495,10 +495,12 @@ def manage(client, params, check_mode=False, host_label=None, sleep=time.sleep, 
     # A value of 1 with new 10009 events since the boot: set after the last restart, not applied yet.
     pending = (state == 'present' and not changed and current['value'] == 1 and events is not None
                and bool(events.get('since_boot')))
-    reboot_required = changed or pending
+    # force_reboot: the value was set earlier (by a run without reboot) and has not been applied by a restart since.
+    force = bool(params.get('force_reboot'))
+    reboot_required = changed or pending or (force and state == 'present' and after_value == 1)
     rebooted = False
     boot_time = current['boot_time']
-    if reboot_required and params.get('reboot') and not check_mode:
+    if reboot_required and (params.get('reboot') or force) and not check_mode:
         if boot_time is None:
             raise DelegationError('Cannot restart %s safely: its boot time could not be read with wmic, so its return '
                                   'could not be detected.' % host_label, COMMAND_FAILED)

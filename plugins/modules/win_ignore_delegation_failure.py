@@ -69,6 +69,13 @@ options:
       - Only with O(method=registry).
     type: bool
     default: false
+  force_reboot:
+    description:
+      - Restart the host (and wait for it, as with O(reboot)) even when the value is already set and no
+        10009 event appeared since the last boot, for example because an earlier task set it without restarting.
+      - Only with O(state=present) and O(method=registry); implies O(reboot).
+    type: bool
+    default: false
   reboot_timeout:
     description:
       - Seconds to wait for the host to come back after the restart before failing.
@@ -234,6 +241,7 @@ def main():
         method=dict(type='str', default='registry', choices=['registry', 'gpo']),
         gpo_name=dict(type='str', default=DEFAULT_GPO),
         reboot=dict(type='bool', default=False),
+        force_reboot=dict(type='bool', default=False),
         reboot_timeout=dict(type='int', default=600),
         check_events=dict(type='bool', default=True),
         events_limit=dict(type='int', default=50),

@@ -178,6 +178,29 @@ def test_manage_unchanged_when_set_and_quiet():
     assert len(client.commands) == 1
 
 
+def test_manage_force_reboot_restarts_a_quiet_host_whose_value_is_set():
+    old_boot = audit_output(events=events_xml('2026-11-20T10:00:00.0Z'))
+    new_wmic = WMIC.replace('20261124102833', '20261124104000')
+    clock = iter(range(0, 1000, 2))
+    client = FakeClient([
+        ok(old_boot),                             # value 1, no event since boot
+        ok(''),                                   # shutdown /r
+        ok(new_wmic),                             # back, new boot time
+        ok(old_boot.replace('20261124102833', '20261124104000')),
+    ])
+    result = rpc.manage(client, dict(PARAMS, force_reboot=True), sleep=lambda seconds: None, clock=lambda: next(clock))
+    assert result['rebooted'] is True and result['changed'] is True and result['reboot_required'] is False
+    assert result['before'] == {'value': 1} and result['after'] == {'value': 1}
+    assert client.commands[1].startswith('shutdown /r /t 2 /c "')
+
+
+def test_manage_force_reboot_in_check_mode_only_says_so():
+    client = FakeClient([ok(audit_output(events=events_xml('2026-11-20T10:00:00.0Z')))])
+    result = rpc.manage(client, dict(PARAMS, force_reboot=True), check_mode=True)
+    assert result['changed'] is False and result['reboot_required'] is True and result['rebooted'] is False
+    assert len(client.commands) == 1
+
+
 def test_manage_value_set_but_events_since_boot_means_restart_pending():
     client = FakeClient([ok(audit_output())])
     result = rpc.manage(client, PARAMS)
@@ -271,6 +294,7 @@ def test_gpo_not_found():
     (dict(method='gpo', gpo_name=' '), 'gpo_name must not be empty'),
     (dict(method='gpo', gpo_name='a;b'), 'not allowed in a GPO name'),
     (dict(method='gpo', gpo_name='X', reboot=True), 'reboot applies to method registry only'),
+    (dict(method='gpo', gpo_name='X', force_reboot=True), 'reboot applies to method registry only'),
     (dict(reboot_timeout=5), 'reboot_timeout must be at least 10 seconds'),
     (dict(events_limit=0), 'events_limit must be between 1 and 10000'),
 ])
