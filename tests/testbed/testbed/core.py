@@ -281,9 +281,11 @@ class Launcher:
         for name in self.ordered(self.select(names)):
             plugin = self.plugins[name]
             record = self.load_record(name)
-            wanted = dict(plugin.options)
-            wanted.update((settings or {}).get(name, {}))
-            if self.is_up(name) and record.get('options') == wanted:
+            given = (settings or {}).get(name, {})
+            recorded = (record or {}).get('options') or {}
+            # A running part is kept unless an option given now differs: an `up` without --set
+            # (what setup_testbed runs) must not move a part started on its own ports to the defaults.
+            if self.is_up(name) and all(recorded.get(option) == value for option, value in given.items()):
                 self.say('%-8s already up' % name)
                 continue
             if record:

@@ -88,6 +88,11 @@ def test_up_is_idempotent_and_restarts_when_options_change(launcher):
     assert 'already up' in launcher.out.getvalue()
     assert launcher.load_record('echo')['processes'][0]['pid'] == first_pid
 
+    # Without options (what setup_testbed runs) the part stays on the port it was started with.
+    launcher.up(['echo'])
+    assert launcher.load_record('echo')['processes'][0]['pid'] == first_pid
+    assert launcher.load_record('echo')['options']['port'] == port
+
     launcher.up(['echo'], {'echo': {'port': port, 'greeting': 'other'}})
     assert launcher.load_record('echo')['processes'][0]['pid'] != first_pid
     assert not pid_alive(first_pid)
