@@ -45,7 +45,7 @@ integration: stage  ## ansible-test integration against the embedded testbed (TA
 
 lint: stage  ## ansible-lint, production profile, on roles and playbooks
 	@echo "== ansible-lint --profile production"
-	@cd $(COLLECTION) && ansible-lint --profile production --offline roles playbooks
+	@cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(abspath $(STAGE_ROOT)) ansible-lint --profile production --offline roles playbooks
 
 docs-lint: stage  ## antsibull-docs lint-collection-docs --plugin-docs
 	@echo "== antsibull-docs lint-collection-docs"

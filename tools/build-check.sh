@@ -7,13 +7,15 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" "$collection" >/dev/null
 tarball=$(ls "$out"/fleetfix-remediate-*.tar.gz)
-unwanted=$(tar -tzf "$tarball" | grep -E '(^|/)(\.venv|venv|build|tests/output|\.state|__pycache__|\.pytest_cache|\.git)(/|$)|\.pyc$' || true)
+listing=$(tar -tzf "$tarball")
+unwanted=$(echo "$listing" | grep -E '(^|/)(\.venv|venv|build|tests/output|\.state|__pycache__|\.pytest_cache|\.git)(/|$)|\.pyc$' || true)
 if [ -n "$unwanted" ]; then
   echo "build-check: the tarball carries files it must not:" >&2
   echo "$unwanted" | head -20 >&2
   exit 1
 fi
 for required in MANIFEST.json FILES.json meta/runtime.yml plugins/modules README.md; do
-  tar -tzf "$tarball" | grep -q "^$required" || { echo "build-check: $required missing from the tarball" >&2; exit 1; }
+  # grep reads the whole listing (no early exit of grep -q killing tar under pipefail)
+  grep -c "^$required" <<<"$listing" >/dev/null || { echo "build-check: $required missing from the tarball" >&2; exit 1; }
 done
-echo "build-check: $(basename "$tarball") has $(tar -tzf "$tarball" | wc -l) entries, no test output, venv or cache"
+echo "build-check: $(basename "$tarball") has $(wc -l <<<"$listing") entries, no test output, venv or cache"
