@@ -299,6 +299,12 @@ def _reg_error(text):
     return ' '.join(lines) or 'no message'
 
 
+def _first_error(text):
+    """The first line of a (CLIXML-decoded) PowerShell error: the sentence, without the position lines."""
+    lines = [line.strip() for line in _lines(text) if line.strip()]
+    return lines[0] if lines else 'no message'
+
+
 # -- decisions ----------------------------------------------------------------------------
 def desired_value(state):
     return 1 if state == 'present' else None
@@ -442,11 +448,12 @@ def read_gpo(client, gpo_name, host_label):
     result = client.run_powershell(gpo_read_script(gpo_name))
     errors = result.stderr or ''
     if 'GpoWithNameNotFound' in errors or 'could not be found' in errors:
-        raise DelegationError('GPO not found: no Group Policy Object named %r in the domain of %s (check gpo_name).'
-                              % (gpo_name, host_label), GPO_NOT_FOUND)
+        raise DelegationError('GPO not found: no Group Policy Object named %r in the domain of %s (check gpo_name). '
+                              'Windows said: %s' % (gpo_name, host_label, _first_error(errors)), GPO_NOT_FOUND)
     if 'ModuleNotFound' in errors or 'not loaded because no valid module file' in errors:
         raise DelegationError('%s has no GroupPolicy PowerShell module: run method gpo against a domain controller '
-                              '(or a host with the GPMC tools).' % host_label, COMMAND_FAILED)
+                              '(or a host with the GPMC tools). Windows said: %s' % (host_label, _first_error(errors)),
+                              COMMAND_FAILED)
     blocks = parse_powershell_list(result.stdout)
     gpo = next((block for block in blocks if 'DisplayName' in block and 'Id' in block), None)
     if gpo is None:
@@ -468,8 +475,8 @@ def write_gpo(client, gpo_name, action, host_label):
     errors = result.stderr or result.stdout or 'no message'
     if 'E_ACCESSDENIED' in errors or 'Access is denied' in errors:
         raise DelegationError('Access denied writing %s\\%s in GPO %r through %s: the account must be allowed to edit '
-                              'the GPO (Domain Admins or delegated GPO edit rights).'
-                              % (POLICY_KEY, VALUE_NAME, gpo_name, host_label), ACCESS_DENIED)
+                              'the GPO (Domain Admins or delegated GPO edit rights). Windows said: %s'
+                              % (POLICY_KEY, VALUE_NAME, gpo_name, host_label, _first_error(errors)), ACCESS_DENIED)
     if action == 'delete' and 'UnableToRemovePolicyRegistryItem' in errors:
         return
     raise DelegationError('Writing GPO %r on %s failed: %s' % (gpo_name, host_label, errors), COMMAND_FAILED)
@@ -478,7 +485,7 @@ def write_gpo(client, gpo_name, action, host_label):
 # -- the whole job ------------------------------------------------------------------------
 def manage(client, params, check_mode=False, host_label=None, sleep=time.sleep, clock=time.monotonic):
     """Bring the policy to ``params['state']`` on one host (or GPO); returns the module result."""
-    host_label = host_label or getattr(client, 'host', 'the host')
+    host_label = host_label or getattr(client, 'label', None) or getattr(client, 'host', 'the host')
     if params.get('method') == 'gpo':
         return _manage_gpo(client, params, check_mode, host_label)
     state = params.get('state', 'present')

@@ -193,6 +193,8 @@ class WinRMClient:
         self.operation_timeout = options.get('winrm_operation_timeout') or 20
         self.read_timeout = options.get('winrm_read_timeout') or 30
         self.endpoint = '%s://%s:%s/wsman' % (self.scheme, _bracket(self.host), self.port)
+        # How messages name the host: several hosts behind one address differ by their port.
+        self.label = self.host if self.port == DEFAULT_PORTS[self.scheme] else '%s:%s' % (_bracket(self.host), self.port)
         self._protocol = None
         self._shell_id = None
         self.commands_run = 0

@@ -15,6 +15,7 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import (
     UNREACHABLE,
     CommandResult,
     WinRMError,
+    decode_clixml,
 )
 
 UTC = datetime.timezone.utc
@@ -288,6 +289,9 @@ def test_gpo_not_found():
         rpc.manage(client, dict(PARAMS, method='gpo', gpo_name='Nope'))
     assert caught.value.kind == rpc.GPO_NOT_FOUND
     assert caught.value.message.startswith("GPO not found: no Group Policy Object named 'Nope'")
+    # Windows' own sentence, without the position and category lines
+    assert caught.value.message.endswith('Windows said: Get-GPO : A GPO with the name "Nope" could not be found in '
+                                         'the fleetfix.local domain.')
 
 
 @pytest.mark.parametrize('changes, expected', [
@@ -302,3 +306,43 @@ def test_validate_params(changes, expected):
     problems = rpc.validate_params(dict(PARAMS, **changes))
     assert any(expected in problem for problem in problems), problems
     assert rpc.validate_params(PARAMS) == []
+
+
+# Set-GPRegistryValue denied, as powershell.exe writes it over WinRM (CLIXML on stderr)
+GPO_DENIED_CLIXML = (
+    '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+    '<S S="Error">Set-GPRegistryValue : Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))_x000D__x000A_</S>'
+    '<S S="Error">At line:3 char:1_x000D__x000A_</S>'
+    '<S S="Error">    + FullyQualifiedErrorId : System.UnauthorizedAccessException,Microsoft.GroupPolicy.Commands.'
+    'SetGPRegistryValueCommand_x000D__x000A_</S></Objs>')
+
+
+def test_gpo_access_denied_names_the_gpo_and_quotes_windows_decoded():
+    client = FakeClient([ok(GPO_VIEW, 1, 'Get-GPRegistryValue : ... UnableToRetrievePolicyRegistryItem'),
+                         ok('', 1, decode_clixml(GPO_DENIED_CLIXML))], host='dc01')
+    with pytest.raises(rpc.DelegationError) as caught:
+        rpc.manage(client, dict(PARAMS, method='gpo', gpo_name='Default Domain Policy'))
+    assert caught.value.kind == ACCESS_DENIED
+    assert caught.value.message.startswith("Access denied writing HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc"
+                                           "\\IgnoreDelegationFailure in GPO 'Default Domain Policy' through dc01")
+    assert caught.value.message.endswith('Windows said: Set-GPRegistryValue : Access is denied. (Exception from HRESULT: '
+                                         '0x80070005 (E_ACCESSDENIED))')
+    assert 'CLIXML' not in caught.value.message and '_x000D_' not in caught.value.message
+
+
+def test_gpo_on_a_member_server_without_the_grouppolicy_module():
+    missing = ("Import-Module : The specified module 'GroupPolicy' was not loaded because no valid module file was "
+               "found in any module directory.\n    + FullyQualifiedErrorId : Modules_ModuleNotFound,...")
+    client = FakeClient([ok('', 1, missing)], host='ex01')
+    with pytest.raises(rpc.DelegationError) as caught:
+        rpc.manage(client, dict(PARAMS, method='gpo'))
+    assert caught.value.message.startswith('ex01 has no GroupPolicy PowerShell module')
+    assert "Windows said: Import-Module : The specified module 'GroupPolicy' was not loaded" in caught.value.message
+
+
+def test_messages_name_the_host_by_its_label():
+    client = FakeClient([ok(audit_output(reg=REG_ZERO)), ok('', 1, 'ERROR: Access is denied.\r\n')])
+    client.label = '127.0.0.1:15992'
+    with pytest.raises(WinRMError) as caught:
+        rpc.manage(client, PARAMS)
+    assert 'IgnoreDelegationFailure on 127.0.0.1:15992:' in caught.value.message

@@ -70,6 +70,10 @@ def test_endpoint_and_default_ports():
     assert _winrm.WinRMClient(OPTIONS).endpoint == 'https://ex01.example.com:5986/wsman'
     assert _winrm.WinRMClient(dict(OPTIONS, winrm_scheme='http')).endpoint == 'http://ex01.example.com:5985/wsman'
     assert _winrm.WinRMClient(dict(OPTIONS, winrm_host='::1', winrm_port=15990)).endpoint == 'https://[::1]:15990/wsman'
+    # Messages name a host by its address, with the port when it is not the scheme's default.
+    assert _winrm.WinRMClient(OPTIONS).label == 'ex01.example.com'
+    assert _winrm.WinRMClient(dict(OPTIONS, winrm_scheme='http', winrm_port=5985)).label == 'ex01.example.com'
+    assert _winrm.WinRMClient(dict(OPTIONS, winrm_host='::1', winrm_port=15990)).label == '[::1]:15990'
 
 
 def _fault(code, subcode='w:InternalError', reason='boom'):
