@@ -5,10 +5,11 @@ NSD and Unbound configurations, and a command line to change records while it ru
 Servers (each on ``port``, 5353 by default):
 
 =========  ==========  ==================================================================
-parent     127.0.0.2   NSD: the test TLD, delegating every test domain to ns1 and ns2
+parent     127.0.0.2   NSD: the TLD test. (delegating fleetfix.test) and fleetfix.test, delegating
+                       every test domain to ns1 and ns2
 ns1        127.0.0.3   NSD: authoritative, current
 ns2        127.0.0.4   NSD: authoritative, stale for contoso.fleetfix.test
-resolver   127.0.0.5   Unbound: the external recursive resolver (via the parent)
+resolver   127.0.0.5   Unbound: the external recursive resolver (from the parent as TLD server)
 internal   127.0.0.6   Unbound: the internal resolver, with records the others lack
 =========  ==========  ==================================================================
 
@@ -162,6 +163,16 @@ def build_model(description, port=5353, bench_domains=0):
             internal_data.append([absolute(owner, zone), rtype, expand(str(rdata))])
     servers['parent']['zones'][tld] = {'serial': base_serial + 1, 'ns': ['ns.%s.' % tld],
                                        'records': [['ns', 'A', ADDRESSES['parent']]] + parent_records}
+    top = top_zone(tld)
+    if top != tld:
+        # The top-level zone ("test."), as a real TLD: it delegates the test domain to the
+        # parent's name with glue, so a resolver (or a client walking NS label by label from the
+        # TLD, like community.dns) finds every zone below by following real referrals.
+        label = tld[:-len(top) - 1]
+        servers['parent']['zones'][top] = {
+            'serial': base_serial + 1, 'ns': ['ns.nic.%s.' % top],
+            'records': [['ns.nic', 'A', ADDRESSES['parent']],
+                        [label, 'NS', 'ns.%s.' % tld], ['ns.' + label, 'A', ADDRESSES['parent']]]}
     return {
         'tld': tld,
         'ttl': int(description.get('ttl', 30)),
@@ -171,6 +182,11 @@ def build_model(description, port=5353, bench_domains=0):
         'servers': servers,
         'internal_data': internal_data,
     }
+
+
+def top_zone(tld):
+    """The top-level zone above the test domain: ``test`` for ``fleetfix.test``."""
+    return tld.rstrip('.').rsplit('.', 1)[-1]
 
 
 def zone_for(model, server, name):
@@ -287,8 +303,8 @@ def unbound_config(server, work_dir, model):
         '  cache-max-negative-ttl: 1',
         '  infra-host-ttl: 5',
         # Unbound answers the reserved TLD (RFC 6761 "test.") itself unless told not to.
-        '  local-zone: "%s." nodefault' % model['tld'].rsplit('.', 1)[-1],
-        '  domain-insecure: "%s."' % model['tld'],
+        '  local-zone: "%s." nodefault' % top_zone(model['tld']),
+        '  domain-insecure: "%s."' % top_zone(model['tld']),
     ]
     if server == 'internal':
         zones = sorted({zone_of_fqdn(model, fqdn) for fqdn, _rtype, _rdata in model['internal_data']})
@@ -297,12 +313,18 @@ def unbound_config(server, work_dir, model):
         for fqdn, rtype, rdata in model['internal_data']:
             text = txt_rdata(rdata) if rtype == 'TXT' else rdata
             lines.append("  local-data: '%s %d IN %s %s'" % (fqdn, model['ttl'], rtype, text))
+    # The TLD's servers as the resolver's hint (the Internet's root would delegate "test." to
+    # them): everything below is found by following the parent's referrals.
     lines.extend(['remote-control:', '  control-enable: no',
-                  'stub-zone:', '  name: "%s."' % model['tld'],
+                  'stub-zone:', '  name: "%s."' % top_zone(model['tld']),
                   '  stub-addr: %s@%d' % (ADDRESSES['parent'], port)])
     if port != 53:
-        # Glue carries addresses, not ports: the iterator would ask ns1/ns2 on port 53.
-        # Each delegated zone gets a stub to the same two servers on the testbed's port.
+        # Glue carries addresses, not ports: the iterator would ask the parent (for the test
+        # domain) and ns1/ns2 (for each zone below) on port 53. Each delegated zone gets a
+        # stub to the same servers on the testbed's port.
+        if model['tld'] != top_zone(model['tld']):
+            lines.extend(['stub-zone:', '  name: "%s."' % model['tld'], '  stub-prime: no',
+                          '  stub-addr: %s@%d' % (ADDRESSES['parent'], port)])
         for zone in model['domains'] + model['bench_domains']:
             lines.extend(['stub-zone:', '  name: "%s."' % zone, '  stub-prime: no',
                           '  stub-addr: %s@%d' % (ADDRESSES['ns1'], port),

@@ -125,6 +125,20 @@ def test_a_name_outside_every_zone_is_refused_with_the_zones_named(model):
         dnsctl.parse_servers('ns3')
 
 
+def test_the_tld_zone_delegates_the_test_domain_with_glue(model):
+    # Like a real TLD: a resolver (or community.dns walking NS label by label) gets NS and SOA
+    # for "test." and a referral to the parent's name for fleetfix.test.
+    tld_zone = model['servers']['parent']['zones']['test']
+    parsed = parse('test', dnsctl.render_zone('test', tld_zone, model['ttl']))
+    assert [r.target.to_text() for r in parsed.get_rdataset('test.', 'NS')] == ['ns.nic.test.']
+    assert parsed.get_rdataset('test.', 'SOA')[0].serial == model['servers']['parent']['zones']['fleetfix.test']['serial']
+    assert [r.address for r in parsed.get_rdataset('ns.nic.test.', 'A')] == ['127.0.0.2']
+    assert [r.target.to_text() for r in parsed.get_rdataset('fleetfix.test.', 'NS')] == ['ns.fleetfix.test.']
+    assert [r.address for r in parsed.get_rdataset('ns.fleetfix.test.', 'A')] == ['127.0.0.2']
+    assert sorted(model['servers']['parent']['zones']) == ['fleetfix.test', 'test']
+    assert dnsctl.zone_for(model, 'parent', 'x.good.fleetfix.test') == 'fleetfix.test'
+
+
 def test_unbound_needs_per_domain_stubs_only_off_port_53(description, tmp_path):
     model = dnsctl.build_model(description, port=5353)
     config = dnsctl.unbound_config('resolver', str(tmp_path), model)
@@ -134,6 +148,12 @@ def test_unbound_needs_per_domain_stubs_only_off_port_53(description, tmp_path):
     assert config.count('stub-addr: 127.0.0.4@5353') == len(model['domains'])
     config53 = dnsctl.unbound_config('resolver', str(tmp_path), dnsctl.build_model(description, port=53))
     assert 'stub-addr: 127.0.0.3' not in config53 and 'stub-addr: 127.0.0.2@53' in config53
+    # the resolver starts from the TLD; off port 53 the test domain needs a stub too (glue has no port)
+    stubs53 = [part.split('\n')[1].strip() for part in config53.split('stub-zone:')[1:]]
+    assert stubs53 == ['name: "test."']
+    stubs = [part.split('\n')[1].strip() for part in config.split('stub-zone:')[1:]]
+    assert stubs[:2] == ['name: "test."', 'name: "fleetfix.test."']
+    assert len(stubs) == 2 + len(model['domains'])
 
 
 def test_nsd_configuration_runs_as_root_without_database(tmp_path):
