@@ -346,3 +346,123 @@ def test_messages_name_the_host_by_its_label():
     with pytest.raises(WinRMError) as caught:
         rpc.manage(client, PARAMS)
     assert 'IgnoreDelegationFailure on 127.0.0.1:15992:' in caught.value.message
+
+
+# reg query without /v: the key line, every value, an empty line, then the subkeys (reg.exe's layout).
+REG_KEY_LISTING = ('\r\nHKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Rpc\r\n'
+                   '    RestrictRemoteClients    REG_DWORD    0x1\r\n'
+                   '    IGNOREDELEGATIONFAILURE    REG_QWORD    0x0\r\n'
+                   '    Comment    REG_SZ    set by   hand\r\n'
+                   '    Empty    REG_SZ\r\n'
+                   '\r\n'
+                   'HKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Rpc\\Sub\r\n')
+
+
+def test_parse_reg_query_listing_of_a_whole_key():
+    # value names are case-insensitive on Windows; QWORDs print as hex like DWORDs
+    assert rpc.parse_reg_query(REG_KEY_LISTING) == ('REG_QWORD', 0)
+    assert rpc.parse_reg_query(REG_KEY_LISTING, 'RestrictRemoteClients') == ('REG_DWORD', 1)
+    # string data keeps its inner spaces; a value without data is an empty string
+    assert rpc.parse_reg_query(REG_KEY_LISTING, 'Comment') == ('REG_SZ', 'set by   hand')
+    assert rpc.parse_reg_query(REG_KEY_LISTING, 'Empty') == ('REG_SZ', '')
+    # the subkey line and the key line are not values
+    assert rpc.parse_reg_query(REG_KEY_LISTING, 'Sub') == (None, None)
+    # a value line must start with reg.exe's four spaces
+    assert rpc.parse_reg_query('IgnoreDelegationFailure    REG_DWORD    0x1\r\n') == (None, None)
+
+
+def test_parse_reg_query_unexpected_dword_text_is_kept():
+    assert rpc.parse_reg_query(REG_SET.replace('0x1', 'garbage')) == ('REG_DWORD', 'garbage')
+
+
+def test_read_state_missing_value_and_reg_failures():
+    client = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False))])
+    assert rpc.read_state(client, True, 50, 'ex01')['value'] is None
+    denied = FakeClient([ok(audit_output(reg='ERROR: Access is denied.\r\n', reg_ok=False))])
+    with pytest.raises(rpc.DelegationError) as caught:
+        rpc.read_state(denied, True, 50, 'ex01')
+    assert caught.value.kind == ACCESS_DENIED
+    assert 'reg query HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc on ex01 failed: ERROR: Access is denied.' \
+        in caught.value.message
+    # cmd.exe itself failed: no section markers at all
+    broken = FakeClient([ok('', 1, "'reg' is not recognized as an internal or external command,\r\n")])
+    with pytest.raises(rpc.DelegationError, match="did not run as expected \\(exit 1\\): 'reg' is not recognized"):
+        rpc.read_state(broken, True, 50, 'ex01')
+
+
+def test_read_state_tolerates_failing_wmic_and_wevtutil_with_warnings():
+    wmic_error = 'Node - EX01\r\r\nERROR:\r\r\nDescription = Invalid query\r\r\n\r\r\n'
+    output = audit_output(events='Failed to read events. The specified query is invalid.\r\n', events_ok=False)
+    output = output.replace('__FLEETFIX_BEGIN_os__\r\n' + WMIC + '__FLEETFIX_OK__',
+                            '__FLEETFIX_BEGIN_os__\r\n' + wmic_error + '__FLEETFIX_FAILED__')
+    state = rpc.read_state(FakeClient([ok(output)]), True, 50, 'ex01')
+    assert state['value'] == 1
+    assert state['os'] is None and state['boot_time'] is None and state['events'] is None
+    assert state['warnings'] == ['wmic os on ex01 failed: Node - EX01 ERROR: Description = Invalid query',
+                                 'wevtutil on ex01 failed: Failed to read events. The specified query is invalid.']
+
+
+def test_split_sections_drops_a_section_without_its_closing_marker():
+    text = '__FLEETFIX_BEGIN_reg__\r\n' + REG_SET + '__FLEETFIX_OK__\r\n__FLEETFIX_BEGIN_os__\r\nCaption=X\r\r\n'
+    sections = rpc.split_sections(text)
+    assert set(sections) == {'reg'}
+
+
+def test_wmic_table_noise_and_caption_space():
+    properties = rpc.parse_wmic_value('\r\r\n\r\r\nCaption=Microsoft Windows Server 2008 R2 Standard \r\r\n'
+                                      'Version=6.1.7600\r\r\n\r\r\n')
+    assert properties == {'Caption': 'Microsoft Windows Server 2008 R2 Standard', 'Version': '6.1.7600'}
+    facts = rpc.os_facts(properties)
+    assert facts['affected'] is True and facts['boot_time'] is None
+    assert rpc.is_affected('Microsoft Windows Server 2008 Enterprise', '6.0.6002') is False
+    assert rpc.is_affected('Microsoft® Windows Server® 2008 R2 Datacenter', '6.1.7601') is True
+
+
+def test_parse_event_time_precisions():
+    assert rpc.parse_event_time('2026-11-24T10:31:33.7191170Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, 719117,
+                                                                                      tzinfo=UTC)
+    assert rpc.parse_event_time('2026-11-24T10:31:33.5Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, 500000, tzinfo=UTC)
+    assert rpc.parse_event_time('2026-11-24T10:31:33Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, tzinfo=UTC)
+    assert rpc.parse_event_time('24/11/2026 10:31') is None
+    assert rpc.parse_event_time(None) is None
+
+
+def test_parse_events_keeps_events_without_data_or_time():
+    bare = ("<Events><Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+            "<Provider Name='Microsoft-Windows-DistributedCOM'/><EventID>10009</EventID>"
+            "<Computer>ex01</Computer></System></Event></Events>")
+    assert rpc.parse_events(bare) == [{'time': None, 'record_id': None, 'event_id': 10009,
+                                       'provider': 'Microsoft-Windows-DistributedCOM', 'computer': 'ex01', 'target': None}]
+    # an event without a time counts for nothing, and the boot time unknown means no count at all
+    summary = rpc.events_since(rpc.parse_events(bare), None, limit=50)
+    assert summary == {'since_boot': None, 'complete': True, 'newest': None, 'newest_target': None}
+
+
+def test_events_newest_first_whatever_the_output_order():
+    boot = datetime.datetime(2026, 11, 24, 10, 28, 33, tzinfo=UTC)
+    events = rpc.parse_events(events_xml('2026-11-24T10:00:00.0Z', '2026-11-24T10:40:00.0Z', '2026-11-24T10:30:00.0Z'))
+    summary = rpc.events_since(events, boot, limit=50)
+    assert summary['newest'] == '2026-11-24T10:40:00Z'
+    assert summary['since_boot'] == 2
+
+
+def test_events_command_escapes_nothing_it_does_not_need():
+    assert rpc.events_command(5) == ('wevtutil qe System /q:"*[System[Provider[@Name=\'Microsoft-Windows-DistributedCOM\'] '
+                                     'and (EventID=10009)]]" /c:5 /rd:true /f:xml /e:Events')
+
+
+@pytest.mark.parametrize('changes, expected', [
+    (dict(method='gpo', gpo_name='Bad; Remove-Item C:\\'), "holds a character not allowed"),
+    (dict(method='gpo', gpo_name='$(whoami)'), "holds a character not allowed"),
+    (dict(method='gpo', gpo_name='two\nlines'), "holds a character not allowed"),
+    (dict(reboot_timeout=5), 'reboot_timeout must be at least 10 seconds, not 5'),
+    (dict(events_limit=10001), 'events_limit must be between 1 and 10000, not 10001'),
+])
+def test_validate_params_more(changes, expected):
+    problems = rpc.validate_params(dict(PARAMS, **changes))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_validate_params_accepts_the_defaults_and_quoted_gpo_names():
+    assert rpc.validate_params(PARAMS) == []
+    assert rpc.validate_params(dict(PARAMS, method='gpo', gpo_name="Exchange's (CAS) Policy")) == []
