@@ -39,6 +39,7 @@ HOST_VARIABLES = {
     'winrm_read_timeout': ('ansible_winrm_read_timeout_sec',),
 }
 MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
+WINDOWS_CONNECTIONS = ('winrm', 'psrp')
 
 
 def host_connection_options(task_vars, template):
@@ -64,26 +65,30 @@ def host_connection_options(task_vars, template):
     return options
 
 
+def _connection_name(host_vars, template):
+    return str(template(host_vars.get('ansible_connection')) or '').rsplit('.', 1)[-1]
+
+
 def connection_vars(task_vars, delegate_to, template):
     """The variables of the Windows host to connect to.
 
     Delegated to a Windows host (``ansible_connection`` winrm or psrp, for example a domain
     controller for ``method: gpo``), its variables; delegated elsewhere (``localhost``), the
     task host's own, so that only the module's ``winrm_*`` options need to say otherwise.
+    A task host whose ``ansible_connection`` says it is not Windows (``local``, ``ssh``...)
+    gives nothing: its ``ansible_user`` or ``ansible_port`` belong to another protocol.
     """
-    if not delegate_to:
+    if delegate_to:
+        delegated = (task_vars.get('ansible_delegated_vars') or {}).get(delegate_to)
+        if delegated and _connection_name(delegated, template) in WINDOWS_CONNECTIONS:
+            delegated = dict(delegated)
+            delegated.setdefault('inventory_hostname', delegate_to)
+            if delegated.get('ansible_host') is None:
+                delegated['ansible_host'] = delegate_to
+            return delegated
+    if _connection_name(task_vars, template) in WINDOWS_CONNECTIONS + ('',):
         return task_vars
-    delegated = (task_vars.get('ansible_delegated_vars') or {}).get(delegate_to)
-    if not delegated:
-        return task_vars
-    connection = template(delegated.get('ansible_connection')) or ''
-    if str(connection).rsplit('.', 1)[-1] in ('winrm', 'psrp'):
-        delegated = dict(delegated)
-        delegated.setdefault('inventory_hostname', delegate_to)
-        if delegated.get('ansible_host') is None:
-            delegated['ansible_host'] = delegate_to
-        return delegated
-    return task_vars
+    return {}
 
 
 def merge_module_args(task_args, host_options):

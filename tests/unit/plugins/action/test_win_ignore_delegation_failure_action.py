@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation_failure import (
+    connection_vars,
     host_connection_options,
     merge_module_args,
 )
@@ -46,3 +47,30 @@ def test_inventory_name_when_no_ansible_host_and_task_options_win():
     merged = merge_module_args({'winrm_host': 'other', 'state': 'absent', 'winrm_port': None},
                                host_connection_options(HOST_VARS, template))
     assert merged['winrm_host'] == 'other' and merged['state'] == 'absent' and merged['winrm_port'] == 15990
+
+
+DC_VARS = {'ansible_connection': 'ansible.builtin.winrm', 'ansible_port': 15994, 'ansible_user': 'FLEETFIX\\gpoadmin'}
+
+
+def test_delegated_to_a_windows_host_uses_its_variables():
+    task_vars = dict(HOST_VARS, ansible_connection='winrm', ansible_delegated_vars={'dc01': DC_VARS})
+    chosen = connection_vars(task_vars, 'dc01', template)
+    assert chosen['ansible_port'] == 15994 and chosen['ansible_user'] == 'FLEETFIX\\gpoadmin'
+    # no ansible_host on the domain controller: its inventory name is the address
+    assert host_connection_options(chosen, template)['winrm_host'] == 'dc01'
+
+
+def test_delegated_to_localhost_keeps_the_windows_task_host():
+    task_vars = dict(HOST_VARS, ansible_connection='winrm',
+                     ansible_delegated_vars={'localhost': {'ansible_connection': 'local'}})
+    assert connection_vars(task_vars, 'localhost', template) is task_vars
+    assert connection_vars(dict(HOST_VARS), None, template)['ansible_port'] == 15990
+
+
+def test_a_task_host_that_is_not_windows_gives_no_connection_variables():
+    linux_host = {'inventory_hostname': 'jump01', 'ansible_connection': 'ssh', 'ansible_user': 'deploy',
+                  'ansible_port': 22}
+    assert connection_vars(linux_host, None, template) == {}
+    assert host_connection_options(connection_vars(linux_host, None, template), template) == {}
+    local = {'inventory_hostname': 'localhost', 'ansible_connection': 'local'}
+    assert connection_vars(local, None, template) == {}
