@@ -419,8 +419,7 @@ def test_wmic_table_noise_and_caption_space():
 
 
 def test_parse_event_time_precisions():
-    assert rpc.parse_event_time('2026-11-24T10:31:33.7191170Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, 719117,
-                                                                                      tzinfo=UTC)
+    assert rpc.parse_event_time('2026-11-24T10:31:33.7191170Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, 719117, tzinfo=UTC)
     assert rpc.parse_event_time('2026-11-24T10:31:33.5Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, 500000, tzinfo=UTC)
     assert rpc.parse_event_time('2026-11-24T10:31:33Z') == datetime.datetime(2026, 11, 24, 10, 31, 33, tzinfo=UTC)
     assert rpc.parse_event_time('24/11/2026 10:31') is None
