@@ -1,0 +1,401 @@
+#!/usr/bin/env python
+# Private to this repository's benchmarks.
+"""DCOM 10009 at fleet scale: win_ignore_delegation_failure beside the protocol's floor.
+
+Starts its own WinRM peer (launcher part ``winrm``, own state folder and ports, 100 hosts),
+then measures, for each concurrency (5 and 25):
+
+- the floor: a minimal pywinrm script, one ``Session.run_cmd('reg', ['query', ...])`` per
+  host in N threads (what reading the value over WinRM costs at the least);
+- our audit's own work in-process: ``_winrm.WinRMClient`` + ``_rpc_delegation.manage`` in
+  check mode, in N threads (the module without Ansible around it);
+- Ansible alone: an ``ansible-playbook`` run with no task (start-up) and one with
+  ``ansible.builtin.ping`` on every host over the local connection (the cost of one Python
+  module run per host, forks N);
+- the audit (check mode) and the fix (no reboot) as whole ``ansible-playbook`` runs of
+  ``fleetfix.remediate.win_ignore_delegation_failure`` on the exchange_servers group of the
+  launcher's inventory, forks N; the peer is reset (``POST /reset``) before every run;
+- an experiment: the same playbooks with the action plugin running the module's ``main()``
+  inside the Ansible worker instead of a new Python process per host (a patched staged copy,
+  not the shipped plugin), to show how much of the time the module process costs.
+
+HTTP requests come from the peer's ``GET /stats`` (zeroed before every run). Every run is
+checked: the floor and the audit must find the value missing on every host and leave it so,
+the fix must leave 1 on every host. ansible.windows (ansible 12.3.0 peer venv,
+``tools/peer-venv.sh``) is tried once on one host: its modules run through ansible-core's
+PowerShell bootstrap, which needs PowerShell 5.1 on the host; stock Windows Server 2008 R2 has
+2.0 and the peer runs no PowerShell script at all (only a GroupPolicy subset), so it fails
+(recorded, not counted as a figure).
+
+    .venv/bin/python bench/bench_dcom_10009.py [--hosts 100] [--forks 5,25] [--repeat 1] [--skip-peer]
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
+MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
+POLICY_KEY = r'HKLM\Software\Policies\Microsoft\Windows NT\Rpc'
+VALUE_NAME = 'IgnoreDelegationFailure'
+RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+
+# Appended to the staged copy of the action plugin for the in-worker experiment: the module's
+# main() runs in the worker process (arguments, check mode, no_log and diff as AnsibleModule
+# sees them), its JSON is read from a captured stdout.
+IN_WORKER_ACTION = '''
+
+import contextlib as _bench_contextlib
+import io as _bench_io
+import json as _bench_json
+
+from ansible.module_utils.testing import patch_module_args as _bench_patch_module_args
+
+_BenchShippedActionModule = ActionModule
+
+
+class ActionModule(_BenchShippedActionModule):  # pylint: disable=function-redefined
+    """Benchmark experiment: run the module in this worker, not in a new Python process."""
+
+    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        if module_name != MODULE:
+            return super()._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars, **kwargs)
+        from ansible_collections.fleetfix.remediate.plugins.modules import win_ignore_delegation_failure as module
+        module_args = dict(module_args)
+        self._update_module_args(module_name, module_args, task_vars)
+        captured = _bench_io.StringIO()
+        with _bench_patch_module_args(module_args), _bench_contextlib.redirect_stdout(captured):
+            try:
+                module.main()
+            except SystemExit:
+                pass
+        return _bench_json.loads(captured.getvalue())
+'''
+
+
+def launcher(state_dir, *args):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'tests', 'testbed'))
+    subprocess.run([PYTHON, '-m', 'testbed'] + list(args) + ['--state-dir', state_dir], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+class Peer:
+    """The control API of the WinRM peer."""
+
+    def __init__(self, url):
+        self.url = url.rstrip('/')
+
+    def call(self, path, method='GET'):
+        request = urllib.request.Request('%s/%s' % (self.url, path), method=method,
+                                         data=b'{}' if method == 'POST' else None)
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.load(response)
+
+    def fresh(self):
+        """Every host back to its start state (value missing), counters zeroed."""
+        self.call('reset', 'POST')
+        self.call('stats/reset', 'POST')
+
+    def requests_per_host(self, names):
+        counts = self.call('stats')['hosts']
+        per_host = [counts.get(name, 0) for name in names]
+        return dict(requests=sum(per_host), per_host_min=min(per_host), per_host_max=max(per_host),
+                    per_host=round(sum(per_host) / len(names), 2))
+
+    def values(self, names):
+        hosts = dict((host['name'], host) for host in self.call('hosts'))
+        return [hosts[name]['registry'].get(VALUE_NAME) for name in names]
+
+
+def stage_collection(target):
+    subprocess.run(['make', '-s', 'stage', 'STAGE_ROOT=%s' % target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return target
+
+
+def stage_in_worker_copy(target):
+    """A staged copy whose action plugin runs the module in the worker (the experiment)."""
+    stage_collection(target)
+    action = os.path.join(target, 'ansible_collections', 'fleetfix', 'remediate', 'plugins', 'action',
+                          'win_ignore_delegation_failure.py')
+    with open(action, encoding='utf-8') as handle:
+        text = handle.read()
+    if 'self._execute_module(module_name=MODULE' not in text:
+        return None  # the shipped action no longer calls the module this way: nothing to patch
+    with open(action, 'a', encoding='utf-8') as handle:
+        handle.write(IN_WORKER_ACTION)
+    return target
+
+
+def host_options(testbed, name):
+    variables = testbed['exchange_servers']['hosts'][name]
+    return dict(winrm_host=variables['ansible_host'], winrm_port=variables['ansible_port'],
+                winrm_user=variables['ansible_user'], winrm_password=variables['ansible_password'],
+                winrm_transport=variables['ansible_winrm_transport'], winrm_scheme=variables['ansible_winrm_scheme'],
+                winrm_server_cert_validation=variables['ansible_winrm_server_cert_validation'],
+                winrm_ca_trust_path=variables['ansible_winrm_ca_trust_path'])
+
+
+def in_threads(function, items, threads):
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(function, items))
+    return time.monotonic() - started, results
+
+
+def floor_read(options):
+    """The least a reader does: one pywinrm Session.run_cmd of reg query on the host."""
+    import winrm  # pylint: disable=import-outside-toplevel
+    session = winrm.Session('%s://%s:%s/wsman' % (options['winrm_scheme'], options['winrm_host'], options['winrm_port']),
+                            auth=(options['winrm_user'], options['winrm_password']),
+                            transport=options['winrm_transport'],
+                            server_cert_validation=options['winrm_server_cert_validation'],
+                            ca_trust_path=options['winrm_ca_trust_path'])
+    result = session.run_cmd('reg', ['query', '"%s"' % POLICY_KEY, '/v', VALUE_NAME])
+    if result.status_code == 0:
+        return 'present'
+    if b'unable to find' in result.std_err:
+        return 'missing'
+    return 'failed: %r' % result.std_err[:200]
+
+
+def ours_read(options):
+    """Our audit without Ansible: the module's client and decisions, check mode."""
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation, _winrm
+    client = _winrm.WinRMClient(dict(_winrm_defaults(), **options))
+    try:
+        result = _rpc_delegation.manage(client, dict(state='present', check_events=True, events_limit=50),
+                                        check_mode=True)
+    finally:
+        client.close()
+    return 'present' if result['before']['value'] == 1 else 'missing'
+
+
+def _winrm_defaults():
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
+    return dict((name, spec.get('default')) for name, spec in _winrm.winrm_argument_spec().items())
+
+
+def playbook_text(kind):
+    if kind == 'empty':
+        return '- name: Ansible start-up only\n  hosts: exchange_servers\n  gather_facts: false\n  tasks: []\n'
+    if kind == 'ping':
+        return '''- name: One Python module per host on the controller
+  hosts: exchange_servers
+  gather_facts: false
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: %s
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+''' % PYTHON
+    return '''- name: DCOM 10009 %s
+  hosts: exchange_servers
+  gather_facts: false
+  tasks:
+    - name: Ignore Delegation Failure
+      %s:
+        state: present
+      check_mode: %s
+''' % (kind, MODULE, 'true' if kind == 'audit' else 'false')
+
+
+def run_playbook(workdir, collections, inventory, kind, forks):
+    path = os.path.join(workdir, '%s.yml' % kind)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(playbook_text(kind))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER=PYTHON,
+               ANSIBLE_RETRY_FILES_ENABLED='false')
+    started = time.monotonic()
+    process = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', inventory, '-f', str(forks),
+                              path], env=env, capture_output=True, text=True, cwd=workdir, check=False)
+    elapsed = time.monotonic() - started
+    recap = RECAP.findall(process.stdout)
+    failed = [name for name, _ok, _changed, unreachable, failed in recap if int(unreachable) or int(failed)]
+    if process.returncode or failed:
+        sys.stderr.write(process.stdout[-3000:] + process.stderr[-2000:])
+        raise SystemExit('ansible-playbook %s (forks %d) failed on %s' % (kind, forks, ', '.join(failed) or 'start-up'))
+    return elapsed, dict((name, int(changed)) for name, _ok, changed, _unreachable, _failed in recap)
+
+
+def median(values):
+    return round(statistics.median(values), 2)
+
+
+def measure_threads(peer, names, function, options, threads, repeat):
+    times = []
+    found = None
+    requests = None
+    for _round in range(repeat):
+        peer.fresh()
+        elapsed, found = in_threads(function, options, threads)
+        requests = peer.requests_per_host(names)
+        times.append(elapsed)
+    if set(found) != {'missing'}:
+        raise SystemExit('reading the value did not find it missing everywhere: %s' % sorted(set(found)))
+    return dict(seconds=median(times), runs=[round(value, 2) for value in times], **requests)
+
+
+def measure_playbook(peer, names, workdir, collections, inventory, kind, forks, repeat):
+    times = []
+    requests = None
+    for _round in range(repeat):
+        peer.fresh()
+        elapsed, changed = run_playbook(workdir, collections, inventory, kind, forks)
+        requests = peer.requests_per_host(names)
+        times.append(elapsed)
+        if kind in ('audit', 'fix'):
+            values = peer.values(names)
+            expected = 1 if kind == 'fix' else None
+            if len(changed) != len(names) or set(changed.values()) != {1} or set(values) != {expected}:
+                raise SystemExit('%s run (forks %d): changed %s, values on the hosts %s, expected %s everywhere'
+                                 % (kind, forks, sorted(set(changed.values())), sorted(set(map(str, values))), expected))
+    return dict(seconds=median(times), runs=[round(value, 2) for value in times], **requests)
+
+
+def peer_attempt(peer, workdir, inventory, name):
+    """ansible.windows on one host, as an administrator would write it; returns what happened."""
+    venv = subprocess.run([os.path.join(ROOT, 'tools', 'peer-venv.sh')], capture_output=True, text=True,
+                          check=True).stdout.strip().splitlines()[-1]
+    path = os.path.join(workdir, 'peer.yml')
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('''- name: ansible.windows on one host
+  hosts: %s
+  gather_facts: false
+  tasks:
+    - name: Read the value
+      ansible.windows.win_reg_stat:
+        path: HKLM:\\Software\\Policies\\Microsoft\\Windows NT\\Rpc
+        name: %s
+''' % (name, VALUE_NAME))
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1')
+    env.pop('ANSIBLE_COLLECTIONS_PATH', None)
+    peer.fresh()
+    started = time.monotonic()
+    process = subprocess.run([os.path.join(venv, 'bin', 'ansible-playbook'), '-i', inventory, path], env=env,
+                             capture_output=True, text=True, cwd=workdir, check=False)
+    elapsed = time.monotonic() - started
+    text = process.stdout + process.stderr
+    failure = re.search(r'winrm \w+ failed', text)
+    unknown = re.search(r"The term '([^']{1,40})' is not recognized", text)
+    if failure or unknown:
+        reason = 'the peer runs no PowerShell script: %s' % '; '.join(
+            part for part in (failure and failure.group(0), unknown and 'the bootstrap\'s %r is not recognized' % unknown.group(1))
+            if part)
+    else:
+        reason = text[-300:]
+    # ansible-core's bootstrap wrapper starts by refusing hosts older than this.
+    needs = re.search(r'Ansible requires PowerShell v([\d.]+)', text)
+    return dict(seconds=round(elapsed, 2), ok=process.returncode == 0, requests=peer.requests_per_host([name])['requests'],
+                reason=reason, bootstrap_needs_powershell=needs.group(1) if needs else None)
+
+
+def table(figures):
+    rows = ['| way | forks / threads | wall s | HTTP requests per host | vs floor |', '|---|---|---|---|---|']
+    for forks in figures['forks']:
+        floor = figures['floor'][str(forks)]['seconds']
+        for label, key in (('pywinrm run_cmd reg query (floor)', 'floor'),
+                           ('our audit in-process (WinRMClient + manage, check mode)', 'in_process'),
+                           ('ansible-playbook, no task (start-up)', 'empty'),
+                           ('ansible-playbook, ansible.builtin.ping per host (local)', 'ping'),
+                           ('ansible-playbook audit (check mode)', 'audit'),
+                           ('ansible-playbook fix (no reboot)', 'fix'),
+                           ('experiment: audit, module run inside the worker', 'in_worker_audit'),
+                           ('experiment: fix, module run inside the worker', 'in_worker_fix')):
+            cell = figures.get(key, {}).get(str(forks))
+            if not cell:
+                continue
+            per_host = '-' if key in ('empty', 'ping') else '%g' % cell['per_host']
+            rows.append('| %s | %d | %.1f | %s | %.1fx |' % (label, forks, cell['seconds'], per_host, cell['seconds'] / floor))
+    return '\n'.join(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=100)
+    parser.add_argument('--forks', default='5,25', help='comma-separated forks (and threads for the scripts)')
+    parser.add_argument('--repeat', type=int, default=1, help='runs per figure; the median is reported')
+    parser.add_argument('--https-base-port', type=int, default=25000)
+    parser.add_argument('--http-base-port', type=int, default=26000)
+    parser.add_argument('--control-port', type=int, default=25990)
+    parser.add_argument('--skip-peer', action='store_true', help='do not try ansible.windows')
+    parser.add_argument('--skip-experiment', action='store_true', help='do not run the in-worker experiment')
+    args = parser.parse_args()
+    forks_list = [int(value) for value in args.forks.split(',')]
+
+    workdir = os.path.join(ROOT, 'build', 'bench-dcom-10009')
+    os.makedirs(workdir, exist_ok=True)
+    state_dir = os.path.join(workdir, 'state')
+    # Not named 'collections' and not beside the playbooks: ansible-playbook would search a
+    # playbook-adjacent collections/ folder before ANSIBLE_COLLECTIONS_PATH.
+    collections = stage_collection(os.path.join(workdir, 'stage'))
+    in_worker = None if args.skip_experiment else stage_in_worker_copy(os.path.join(workdir, 'stage-in-worker'))
+    playbooks = os.path.join(workdir, 'playbooks')
+    os.makedirs(playbooks, exist_ok=True)
+    sys.path.insert(0, collections)
+    figures = dict(hosts=args.hosts, forks=forks_list, repeat=args.repeat, load_before=os.getloadavg()[0])
+    launcher(state_dir, 'up', '--only', 'winrm', '--set', 'winrm.hosts=%d' % args.hosts,
+             '--set', 'winrm.https_base_port=%d' % args.https_base_port,
+             '--set', 'winrm.http_base_port=%d' % args.http_base_port,
+             '--set', 'winrm.control_port=%d' % args.control_port)
+    try:
+        inventory = os.path.join(state_dir, 'inventory.yml')
+        with open(inventory, encoding='utf-8') as handle:
+            testbed = yaml.safe_load(handle)['all']['children']
+        names = sorted(testbed['exchange_servers']['hosts'])
+        options = [host_options(testbed, name) for name in names]
+        with open(os.path.join(state_dir, 'vars.yml'), encoding='utf-8') as handle:
+            peer = Peer(yaml.safe_load(handle)['testbed_winrm_control_url'])
+
+        for key, function in (('floor', floor_read), ('in_process', ours_read)):
+            figures[key] = {}
+            for threads in forks_list:
+                figures[key][str(threads)] = measure_threads(peer, names, function, options, threads, args.repeat)
+                print('  %s, %d threads: %s' % (key, threads, json.dumps(figures[key][str(threads)])), flush=True)
+        ways = [('empty', 'empty', collections), ('ping', 'ping', collections), ('audit', 'audit', collections),
+                ('fix', 'fix', collections)]
+        if in_worker:
+            ways += [('in_worker_audit', 'audit', in_worker), ('in_worker_fix', 'fix', in_worker)]
+        for key, kind, path in ways:
+            figures[key] = {}
+            for forks in forks_list:
+                figures[key][str(forks)] = measure_playbook(peer, names, playbooks, path, inventory, kind, forks, args.repeat)
+                print('  %s, forks %d: %s' % (key, forks, json.dumps(figures[key][str(forks)])), flush=True)
+        if not args.skip_peer:
+            figures['ansible_windows'] = peer_attempt(peer, playbooks, inventory, names[0])
+            print('  ansible.windows.win_reg_stat on %s: %s' % (names[0], json.dumps(figures['ansible_windows'])))
+    finally:
+        launcher(state_dir, 'down', '--only', 'winrm')
+    figures['load_after'] = os.getloadavg()[0]
+
+    print('\n' + table(figures))
+    audit_requests = max(cell['per_host_max'] for cell in figures['audit'].values())
+    for forks in forks_list:
+        ratio = figures['audit'][str(forks)]['seconds'] / figures['floor'][str(forks)]['seconds']
+        print('forks %d: audit %.1fx the floor (goal 2x: %s)' % (forks, ratio, 'met' if ratio <= 2 else 'missed'))
+    print('audit: at most %d HTTP requests per host (goal 8: %s)' % (audit_requests, 'met' if audit_requests <= 8 else 'missed'))
+    if 'ansible_windows' in figures:
+        attempt = figures['ansible_windows']
+        print('ansible.windows.win_reg_stat: %s' % ('ok' if attempt['ok'] else 'failed: %s' % attempt['reason']))
+    results = os.path.join(HERE, '.results')
+    os.makedirs(results, exist_ok=True)
+    with open(os.path.join(results, 'dcom_10009.json'), 'w', encoding='utf-8') as handle:
+        json.dump(figures, handle, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
