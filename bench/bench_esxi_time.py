@@ -8,13 +8,20 @@ the second (idempotent) run, with the number of HTTP requests the simulator serv
 does the same work with vmware_host_ntp + vmware_host_service_manager +
 vmware_host_firewall_manager in cluster_name mode, from the peer venv (tools/peer-venv.sh).
 
-    .venv/bin/python bench/bench_esxi_time.py [--sizes 200,2000] [--skip-peer]
+    .venv/bin/python bench/bench_esxi_time.py [--sizes 200,2000] [--skip-peer] [--repeat 3]
+
+With ``--repeat N`` every way runs N rounds (reset, check, remediate, second run), taking turns
+with the other way, and each figure is the median of its N values. Beside wall seconds it
+records the CPU seconds of ansible-playbook and its children (the module) and of the
+simulator, which the shared machine's load distorts less than wall time.
 """
 
 import argparse
 import json
 import os
+import resource
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,21 +103,42 @@ def peer_playbook(port, clusters, check):
 %s''' % ('true' if check else 'false', ''.join(tasks))
 
 
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid):
+    """CPU seconds used so far by process ``pid`` (all its threads)."""
+    with open('/proc/%d/stat' % pid, encoding='ascii') as handle:
+        fields = handle.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def simulator_pid(port):
+    completed = subprocess.run(['pgrep', '-f', 'vcsim -listen 127.0.0.1:%d ' % port], capture_output=True, text=True, check=False)
+    pids = completed.stdout.split()
+    return int(pids[0]) if pids else None
+
+
 def timed_run(ansible_playbook, playbook_text, port, env):
     with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as handle:
         handle.write(playbook_text)
+    simulator = simulator_pid(port)
     try:
         control(port, 'stats/reset', 'POST')
+        cpu_before, simulator_before = children_cpu(), process_cpu(simulator) if simulator else 0.0
         started = time.monotonic()
         completed = subprocess.run([ansible_playbook, handle.name], env=env, capture_output=True, text=True, check=False)
         elapsed = time.monotonic() - started
+        cpu, simulator_cpu = children_cpu() - cpu_before, (process_cpu(simulator) if simulator else 0.0) - simulator_before
         requests = control(port, 'stats')['requests']
     finally:
         os.unlink(handle.name)
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout[-3000:] + completed.stderr[-2000:])
         raise SystemExit('ansible-playbook failed (%d)' % completed.returncode)
-    return round(elapsed, 1), requests
+    return dict(s=round(elapsed, 2), requests=requests, cpu=round(cpu, 2), sim_cpu=round(simulator_cpu, 2))
 
 
 def compliant(port):
@@ -119,7 +147,31 @@ def compliant(port):
                and host['firewall_enabled'] for host in hosts)
 
 
-def measure(size, port, workdir, peer_venv):
+def one_round(ansible_playbook, playbook, port, env):
+    control(port, 'reset', 'POST')
+    check = timed_run(ansible_playbook, playbook(True), port, env)
+    first = timed_run(ansible_playbook, playbook(False), port, env)
+    fixed = compliant(port)
+    second = timed_run(ansible_playbook, playbook(False), port, env)
+    row = dict(compliant_after=fixed)
+    for run, figures in (('check', check), ('first', first), ('second', second)):
+        row.update({'%s_%s' % (run, key): value for key, value in figures.items()})
+    return row
+
+
+def median_row(rounds):
+    row = {}
+    for key in rounds[0]:
+        values = [one[key] for one in rounds]
+        if key == 'compliant_after':
+            row[key] = all(values)
+        else:
+            row[key] = round(statistics.median(values), 2)
+            row[key + '_all'] = values
+    return row
+
+
+def measure(size, port, workdir, peer_venv, repeat=1):
     clusters_count = max(1, size // HOSTS_PER_CLUSTER)
     state_dir = os.path.join(workdir, 'state-%d' % size)
     launcher(state_dir, 'up', '--only', 'vcsim', '--set', 'vcsim.port=%d' % port,
@@ -136,16 +188,13 @@ def measure(size, port, workdir, peer_venv):
             peer_env.pop('ANSIBLE_COLLECTIONS_PATH', None)
             ways.append(('community.vmware (3 modules x cluster)', os.path.join(peer_venv, 'bin', 'ansible-playbook'),
                          lambda check: peer_playbook(port, clusters, check), peer_env))
-        for name, ansible_playbook, playbook, env in ways:
-            control(port, 'reset', 'POST')
-            check_time, check_requests = timed_run(ansible_playbook, playbook(True), port, env)
-            first_time, first_requests = timed_run(ansible_playbook, playbook(False), port, env)
-            fixed = compliant(port)
-            second_time, second_requests = timed_run(ansible_playbook, playbook(False), port, env)
-            rows.append(dict(size=size, way=name, check_s=check_time, check_requests=check_requests,
-                             first_s=first_time, first_requests=first_requests, second_s=second_time,
-                             second_requests=second_requests, compliant_after=fixed))
-            print('  %s' % json.dumps(rows[-1]), flush=True)
+        rounds = {name: [] for name, _ansible_playbook, _playbook, _env in ways}
+        for round_index in range(repeat):
+            for name, ansible_playbook, playbook, env in ways:
+                rounds[name].append(one_round(ansible_playbook, playbook, port, env))
+                print('  %d hosts, round %d, %s: %s' % (size, round_index + 1, name, json.dumps(rounds[name][-1])), flush=True)
+        for name, _ansible_playbook, _playbook, _env in ways:
+            rows.append(dict(size=size, way=name, rounds=len(rounds[name]), **median_row(rounds[name])))
     finally:
         launcher(state_dir, 'down', '--only', 'vcsim')
     return rows
@@ -162,6 +211,7 @@ def main():
     parser.add_argument('--sizes', default='200,2000')
     parser.add_argument('--port', type=int, default=18470)
     parser.add_argument('--skip-peer', action='store_true')
+    parser.add_argument('--repeat', type=int, default=1, help='rounds per way; figures are medians')
     args = parser.parse_args()
     workdir = os.path.join(ROOT, 'build', 'bench-esxi-time')
     os.makedirs(workdir, exist_ok=True)
@@ -169,21 +219,25 @@ def main():
     peer_venv = None if args.skip_peer else peer_environment()
     rows = []
     for offset, size in enumerate(int(size) for size in args.sizes.split(',')):
-        rows.extend(measure(size, args.port + offset, workdir, peer_venv))
-    print('\n| hosts | way | check mode s (requests) | remediating run s (requests) | second run s (requests) | all hosts fixed |')
+        rows.extend(measure(size, args.port + offset, workdir, peer_venv, args.repeat))
+    print('\nMedians of %d round(s); wall s (HTTP requests) [CPU s of ansible-playbook + module / of the simulator]' % args.repeat)
+    print('| hosts | way | check mode | remediating run | second run | all hosts fixed |')
     print('|---|---|---|---|---|---|')
     for row in rows:
-        print('| {size} | {way} | {check_s} ({check_requests}) | {first_s} ({first_requests}) | '
-              '{second_s} ({second_requests}) | {compliant_after} |'.format(**row))
+        print('| {size} | {way} | {check_s} ({check_requests}) [{check_cpu} / {check_sim_cpu}] | '
+              '{first_s} ({first_requests}) [{first_cpu} / {first_sim_cpu}] | '
+              '{second_s} ({second_requests}) [{second_cpu} / {second_sim_cpu}] | {compliant_after} |'.format(**row))
     by_size = {}
     for row in rows:
         by_size.setdefault(row['size'], {})[row['way'].split(' ')[0]] = row
     for size, ways in sorted(by_size.items()):
         if len(ways) == 2:
             ours, peer = ways['fleetfix.remediate.esxi_ntp'], ways['community.vmware']
-            print('%d hosts: remediating run %.1fx faster, second run %.1fx faster, check mode %.1fx faster' % (
-                size, peer['first_s'] / ours['first_s'], peer['second_s'] / ours['second_s'],
-                peer['check_s'] / ours['check_s']))
+            for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
+                per_round = [peer_s / ours_s for peer_s, ours_s in zip(peer[run + '_s_all'], ours[run + '_s_all'])]
+                print('%d hosts, %s: %.1fx faster (ratio of medians), %.1fx (median of per-round ratios %s)' % (
+                    size, label, peer[run + '_s'] / ours[run + '_s'], statistics.median(per_round),
+                    ', '.join('%.1f' % ratio for ratio in per_round)))
     results = os.path.join(HERE, '.results')
     os.makedirs(results, exist_ok=True)
     with open(os.path.join(results, 'esxi_time.json'), 'w', encoding='utf-8') as handle:

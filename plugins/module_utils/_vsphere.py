@@ -207,7 +207,7 @@ class VSphereClient:
     """One login to vCenter or ESXi per module run, shared by every worker thread."""
 
     def __init__(self, hostname, username, password, port=443, validate_certs=True,
-                 proxy_host=None, proxy_port=None):
+                 proxy_host=None, proxy_port=None, pool_size=None):
         if not hostname:
             raise VSphereError('No vCenter or ESXi host name given: set hostname or the VMWARE_HOST environment variable.')
         if not username:
@@ -221,6 +221,7 @@ class VSphereClient:
         self.validate_certs = validate_certs
         self.proxy_host = proxy_host
         self.proxy_port = proxy_port
+        self.pool_size = pool_size
         self.service_instance = None
         self.content = None
 
@@ -248,6 +249,11 @@ class VSphereClient:
             raise VSphereError('Cannot reach %s: %s.' % (where, error.strerror or error)) from None
         except vmodl.MethodFault as error:
             raise VSphereError('Cannot log in to %s: %s.' % (where, describe_fault(error))) from None
+        if self.pool_size:
+            # pyVmomi keeps 5 idle connections; with more worker threads every extra call would
+            # open (and close) a TLS connection of its own
+            stub = self.service_instance._stub  # pylint: disable=protected-access
+            stub.poolSize = max(getattr(stub, 'poolSize', 0), self.pool_size)
         self.content = self.service_instance.RetrieveContent()
         return self
 
@@ -461,6 +467,6 @@ def connect_from_module(module):
     try:
         return VSphereClient(params['hostname'], params['username'], params['password'], port=params['port'],
                              validate_certs=params['validate_certs'], proxy_host=params['proxy_host'],
-                             proxy_port=params['proxy_port']).connect()
+                             proxy_port=params['proxy_port'], pool_size=params.get('max_workers')).connect()
     except VSphereError as error:
         module.fail_json(msg=str(error))
