@@ -145,7 +145,7 @@ def build_model(description, port=5353, bench_domains=0):
     internal_data = []
     for zone, spec in domains.items():
         if not zone.endswith('.' + tld):
-            raise DnsTestbedError('zone %s is not under the test TLD %s.' % (zone, tld))
+            raise DnsTestbedError('zone %s is not under the test domain %s.' % (zone, tld))
         label = zone[:-len(tld) - 1]
         parent_records.extend([label, 'NS', ns] for ns in ns_names)
         records = [[owner, rtype, expand(str(rdata))] for owner, rtype, rdata in spec.get('records', [])]
