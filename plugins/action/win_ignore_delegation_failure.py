@@ -3,24 +3,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Run win_ignore_delegation_failure on the controller with the task host's WinRM variables.
+"""Run win_ignore_delegation_failure in the Ansible worker, with the task host's WinRM variables.
 
 The task host is a Windows host (``ansible_connection: winrm``, shell ``powershell``) with
-no Python. The module talks WinRM itself, so this action swaps the task's connection for a
-``local`` one with the ``sh`` shell and the controller's Python, and fills the module's
-``winrm_*`` options from the host's ``ansible_*`` variables unless the task sets them.
-The password travels only as the ``winrm_password`` module option, which is ``no_log``.
+no Python. The module talks WinRM itself from the controller, so this action does its work
+right here, in the worker process Ansible forked for the task: it fills the module's
+``winrm_*`` options from the host's ``ansible_*`` variables unless the task sets them,
+validates them against the module's argument spec, and calls the same
+``_rpc_delegation.run_task`` as the module's ``main()``. No Python process is started per
+host, no module is transferred, and the task's connection is never used, so nothing (no
+temporary folder) is created on the Windows host. The result is what AnsibleModule would
+return: no_log values (the password) removed from all of it, ``invocation.module_args``,
+``warnings``; every failure is ``failed`` with a ``msg``, never a traceback.
 """
 
 from __future__ import annotations
 
-import sys
-
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
-from ansible.plugins.loader import connection_loader, shell_loader
-from ansible.utils.display import Display
 
-display = Display()
+# Imported when the strategy loads this class in the main process, so every forked worker
+# finds pywinrm (requests, cryptography) already imported.
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import (
+    TaskError,
+    argument_spec,
+    run_task,
+)
 
 # module option -> the host variables that feed it, first match wins
 HOST_VARIABLES = {
@@ -98,39 +108,75 @@ def merge_module_args(task_args, host_options):
     return module_args
 
 
+def _validation_message(errors):
+    """The validator's messages as AnsibleModule words them, all of them."""
+    messages = []
+    for error in errors:
+        if isinstance(error, UnsupportedError):
+            messages.append('Unsupported parameters for (%s) module: %s' % (MODULE, error.msg))
+        else:
+            messages.append(error.msg)
+    return ' '.join(message if message.endswith('.') else message + '.' for message in messages)
+
+
+def _scrub(result, no_log_values):
+    """Remove the no_log values from the whole result, keeping booleans and None (as AnsibleModule does)."""
+    preserved = dict((key, value) for key, value in result.items() if value is None or isinstance(value, bool))
+    result = remove_values(result, no_log_values)
+    result.update(preserved)
+    return result
+
+
+def execute(module_args, check_mode=False, diff=False):
+    """The module's result for ``module_args`` (task options merged with the host's), computed here.
+
+    Validation with the module's argument spec, check and diff mode, warnings and deprecations,
+    ``invocation`` and the removal of every no_log value follow AnsibleModule; any exception
+    ends as ``failed`` with a message.
+    """
+    spec = argument_spec()
+    # Known before validation, so that even a validation that crashes cannot show the password.
+    no_log_values = set(str(module_args[name]) for name, option in spec.items()
+                        if option.get('no_log') and module_args.get(name) not in (None, ''))
+    params = dict(module_args)
+    warnings = []
+    deprecations = []
+    try:
+        validation = ArgumentSpecValidator(spec).validate(module_args)
+        # The public API has no accessor for them; AnsibleModule reads the same attribute.
+        no_log_values.update(validation._no_log_values)  # pylint: disable=protected-access
+        params = validation.validated_parameters
+        for alias_warning in validation._warnings:  # pylint: disable=protected-access
+            warnings.append('Both option %s and its alias %s are set.' % (alias_warning['option'], alias_warning['alias']))
+        deprecations.extend(validation._deprecations)  # pylint: disable=protected-access
+        if validation.error_messages:
+            result = dict(failed=True, msg=_validation_message(validation.errors))
+        else:
+            result = run_task(params, check_mode=check_mode, diff=diff)
+            warnings.extend(result.pop('warnings'))
+    except TaskError as error:
+        result = dict(failed=True, msg=error.message, **error.result_keys())
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        result = dict(failed=True, msg='%s failed on the controller: %s: %s' % (MODULE, type(error).__name__, error))
+    result['invocation'] = {'module_args': params}
+    if warnings:
+        result['warnings'] = warnings
+    if deprecations:
+        result['deprecations'] = deprecations
+    return _scrub(result, no_log_values)
+
+
 class ActionModule(ActionBase):
 
     _VALID_ARGS = frozenset()
 
-    def _use_local_connection(self, task_vars):
-        """Swap a non-local connection (winrm, psrp, ssh...) for a local one with the sh shell."""
-        if getattr(self._connection, '_load_name', None) in ('local', 'ansible.builtin.local') \
-                and not getattr(self._connection._shell, '_IS_WINDOWS', False):
-            return
-        shell = shell_loader.get('sh')
-        shell.set_options(var_options={})
-        connection = connection_loader.get('local', self._play_context, shell=shell)
-        connection.set_options(var_options={})
-        connection._remote_is_local = True  # pylint: disable=protected-access
-        self._connection = connection
-        display.vvv('%s: running the module on the controller with a local connection' % MODULE,
-                    host=task_vars.get('inventory_hostname'))
-
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
-        # Before the base class may create a temporary directory through the Windows connection.
-        self._use_local_connection(task_vars)
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
-
-        module_vars = dict(task_vars)
-        # The controller's Python, not the Windows host's interpreter settings.
-        module_vars['ansible_python_interpreter'] = task_vars.get('ansible_playbook_python') or sys.executable
-        module_vars.pop('ansible_shell_type', None)
-        module_vars.pop('ansible_shell_executable', None)
 
         windows_vars = connection_vars(task_vars, self._task.delegate_to, self._templar.template)
         host_options = host_connection_options(windows_vars, self._templar.template)
         module_args = merge_module_args(self._task.args, host_options)
-        result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=module_vars))
+        result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
         return result

@@ -16,7 +16,8 @@ marker that carries its exit status), so it costs one Command and one Receive.
 The parsers take the tools' documented output (CRLF line ends, wmic's ``\\r\\r\\n``) and
 are tested against published examples; ``manage`` holds the decisions and talks to the
 host only through a ``_winrm.WinRMClient`` (or a stand-in with ``run``, ``run_powershell``
-and ``reset``).
+and ``reset``). ``argument_spec`` and ``run_task`` are the whole task, shared by the module's
+``main()`` (AnsibleModule) and the action plugin, which runs it inside the Ansible worker.
 """
 
 from __future__ import annotations
@@ -24,12 +25,19 @@ from __future__ import annotations
 import datetime
 import re
 import time
+import traceback
 import xml.etree.ElementTree as ET
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import (
     ACCESS_DENIED,
     UNREACHABLE,
+    WinRMClient,
     WinRMError,
+    validate_options,
+    winrm_argument_spec,
 )
 
 POLICY_KEY = r'HKLM\Software\Policies\Microsoft\Windows NT\Rpc'
@@ -58,6 +66,24 @@ REBOOT_POLL_SECONDS = 2
 
 class DelegationError(WinRMError):
     """A failure of this capability, with a ``kind`` like WinRMError's."""
+
+
+class TaskError(Exception):
+    """Why ``run_task`` gave no result: a sentence a person can act on, the error kind, the traceback if one helps.
+
+    ``error_kind`` is None for bad input (nothing was tried), else one of the kinds of _winrm and
+    of this file. ``traceback`` is kept for AnsibleModule (shown at -vvv), never put in a message.
+    """
+
+    def __init__(self, message, error_kind=None, traceback_text=None):
+        super().__init__(message)
+        self.message = message
+        self.error_kind = error_kind
+        self.traceback = traceback_text
+
+    def result_keys(self):
+        """The keys a failed task result carries beside ``failed`` and ``msg``."""
+        return {} if self.error_kind is None else {'error_kind': self.error_kind}
 
 
 # -- command lines ------------------------------------------------------------------------
@@ -562,3 +588,49 @@ def _manage_gpo(client, params, check_mode, host_label):
 
 def is_unreachable(error):
     return getattr(error, 'kind', None) == UNREACHABLE
+
+
+# -- the task, for the module and the action plugin ---------------------------------------
+def argument_spec():
+    """The module's options: the winrm doc fragment's connection options and the policy's own."""
+    spec = winrm_argument_spec()
+    spec.update(
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        method=dict(type='str', default='registry', choices=['registry', 'gpo']),
+        gpo_name=dict(type='str', default=DEFAULT_GPO),
+        reboot=dict(type='bool', default=False),
+        force_reboot=dict(type='bool', default=False),
+        reboot_timeout=dict(type='int', default=600),
+        check_events=dict(type='bool', default=True),
+        events_limit=dict(type='int', default=50),
+    )
+    return spec
+
+
+def run_task(params, check_mode=False, diff=False, sleep=time.sleep, clock=time.monotonic):
+    """Validated ``params`` (of ``argument_spec``) -> the task's result; raises TaskError.
+
+    The result holds ``warnings`` (a list of sentences) for the caller to hand on, and ``diff``
+    in diff mode. Bad input fails before any connection; a missing pywinrm fails next.
+    """
+    problems = validate_params(params) + validate_options(params)
+    if problems:
+        raise TaskError(' '.join(problems))
+    if not _winrm.HAS_PYWINRM:
+        raise TaskError(missing_required_lib('pywinrm'), traceback_text=_winrm.PYWINRM_IMPORT_ERROR)
+    client = WinRMClient(params)
+    try:
+        result = manage(client, params, check_mode=check_mode, sleep=sleep, clock=clock)
+    except WinRMError as error:
+        raise TaskError(error.message, error.kind) from None
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        # A bug (or output no parser expected) still ends as a sentence, not as a crashed task.
+        host_label = getattr(client, 'label', params.get('winrm_host'))
+        raise TaskError('Unexpected %s while managing %s\\%s on %s: %s'
+                        % (type(error).__name__, POLICY_KEY, VALUE_NAME, host_label, error),
+                        traceback_text=traceback.format_exc()) from None
+    finally:
+        client.close()
+    if diff:
+        result['diff'] = {'before': result['before'], 'after': result['after']}
+    return result

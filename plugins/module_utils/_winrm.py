@@ -19,8 +19,6 @@ import base64
 import re
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-
 PYWINRM_IMPORT_ERROR = None
 try:
     import requests
@@ -78,12 +76,6 @@ class WinRMError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
-
-
-def check_library(module):
-    """Fail the module once, with the traceback, when pywinrm is missing."""
-    if not HAS_PYWINRM:
-        module.fail_json(msg=missing_required_lib('pywinrm'), exception=PYWINRM_IMPORT_ERROR)
 
 
 _CLIXML_ESCAPE = re.compile(r'_x([0-9A-Fa-f]{4})_')

@@ -17,9 +17,10 @@ description:
   - This is the fix for the DistributedCOM event 10009 ("DCOM was unable to communicate with the
     computer ... using any of the configured protocols") that Exchange 2010 SP1 Client Access Servers
     on Windows Server 2008 R2 write to the System log. The policy applies after a restart.
-  - Runs on the controller with pywinrm; no Python is needed on Windows. Use it as a task of the
-    Windows hosts of your inventory; the connection comes from the host's usual C(ansible_host),
-    C(ansible_user), C(ansible_password), C(ansible_winrm_*) variables unless the C(winrm_*) options are set.
+  - Runs on the controller with pywinrm, inside the Ansible worker process of the task (its action plugin);
+    no Python is needed on Windows. Use it as a task of the Windows hosts of your inventory; the connection
+    comes from the host's usual C(ansible_host), C(ansible_user), C(ansible_password), C(ansible_winrm_*)
+    variables unless the C(winrm_*) options are set.
   - Works on Windows Server 2008 R2 with PowerShell 2.0, reading and writing with C(reg.exe), C(wmic),
     C(wevtutil) and C(shutdown.exe). The audit is one command in one shell. PowerShell (the GroupPolicy
     module) is used only for O(method=gpo).
@@ -39,6 +40,8 @@ attributes:
   action:
     support: full
     description: Indicates this has a corresponding action plugin so some parts of the options can be set on the controller.
+    details:
+      - The action plugin does the whole task in the Ansible worker process on the controller; it starts no module process.
 options:
   state:
     description:
@@ -93,9 +96,15 @@ options:
     type: int
     default: 50
 notes:
-  - The host's C(ansible_connection) stays C(winrm) and its shell C(powershell); the action plugin runs
-    the module on the controller with the controller's Python, so neither C(delegate_to) nor Python on
-    Windows is needed. Delegated to V(localhost), the O(winrm_host) and other options still apply.
+  - The host's C(ansible_connection) stays C(winrm) and its shell C(powershell), and is not used; the action
+    plugin validates the options, talks WinRM and builds the result inside the Ansible worker process on the
+    controller, with the controller's Python and its pywinrm. No module is transferred, no Python process is
+    started per host and nothing (no temporary folder) is created on the Windows host, so neither
+    C(delegate_to) nor Python on Windows is needed. Delegated to V(localhost), the O(winrm_host) and other
+    options still apply. Delegated to a Windows host (a domain controller for O(method=gpo)), that host's
+    C(ansible_*) variables give the connection.
+  - The module file stays a complete module whose C(main()) runs the same code, and the action returns what
+    it would (C(invocation), C(warnings)), with no C(no_log) value (the password) anywhere in the result.
 seealso:
   - ref: fleetfix.remediate.dcom_10009 role <ansible_collections.fleetfix.remediate.dcom_10009_role>
     description: Applies the fix to every Exchange server and restarts them a few at a time.
@@ -221,48 +230,22 @@ gpo_id:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import (
-    DEFAULT_GPO,
-    manage,
-    validate_params,
-)
-from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import (
-    WinRMClient,
-    WinRMError,
-    check_library,
-    validate_options,
-    winrm_argument_spec,
+    TaskError,
+    argument_spec,
+    run_task,
 )
 
 
 def main():
-    argument_spec = winrm_argument_spec()
-    argument_spec.update(
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        method=dict(type='str', default='registry', choices=['registry', 'gpo']),
-        gpo_name=dict(type='str', default=DEFAULT_GPO),
-        reboot=dict(type='bool', default=False),
-        force_reboot=dict(type='bool', default=False),
-        reboot_timeout=dict(type='int', default=600),
-        check_events=dict(type='bool', default=True),
-        events_limit=dict(type='int', default=50),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    problems = validate_params(module.params) + validate_options(module.params)
-    if problems:
-        module.fail_json(msg=' '.join(problems))
-    check_library(module)
-
-    client = WinRMClient(module.params)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        result = manage(client, module.params, check_mode=module.check_mode)
-    except WinRMError as error:
-        module.fail_json(msg=error.message, error_kind=error.kind)
-    finally:
-        client.close()
+        result = run_task(module.params, check_mode=module.check_mode, diff=module._diff)
+    except TaskError as error:
+        if error.traceback:
+            module.fail_json(msg=error.message, exception=error.traceback, **error.result_keys())
+        module.fail_json(msg=error.message, **error.result_keys())
     for warning in result.pop('warnings'):
         module.warn(warning)
-    if module._diff:
-        result['diff'] = {'before': result['before'], 'after': result['after']}
     module.exit_json(**result)
 
 

@@ -5,10 +5,27 @@
 
 from __future__ import annotations
 
+import json
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.fleetfix.remediate.plugins.action import win_ignore_delegation_failure as action
 from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation_failure import (
     connection_vars,
     host_connection_options,
     merge_module_args,
+)
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
+from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, WinRMError
+from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__rpc_delegation import (
+    REG_MISSING,
+    REG_SET,
+    GPO_VIEW,
+    FakeClient,
+    audit_output,
+    ok,
 )
 
 HOST_VARS = {
@@ -74,3 +91,187 @@ def test_a_task_host_that_is_not_windows_gives_no_connection_variables():
     assert host_connection_options(connection_vars(linux_host, None, template), template) == {}
     local = {'inventory_hostname': 'localhost', 'ansible_connection': 'local'}
     assert connection_vars(local, None, template) == {}
+
+
+# -- the work, run in the worker --------------------------------------------------------------
+SECRET = 'S3cret-Passw0rd!'
+CONNECTION = dict(winrm_host='127.0.0.1', winrm_port=15990, winrm_user='FLEETFIX\\administrator', winrm_password=SECRET)
+MASKED = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """Every WinRMClient run_task builds is holder['client']; holder['options'] what it was given."""
+    holder = {}
+
+    def factory(options):
+        holder['options'] = options
+        client = holder['client']
+        client.closed = False
+        client.close = lambda: setattr(client, 'closed', True)
+        return client
+    monkeypatch.setattr(rpc, 'WinRMClient', factory)
+    return holder
+
+
+def test_invalid_arguments_fail_with_the_validators_messages_before_connecting(fake):
+    result = action.execute(dict(CONNECTION, state='enabled', reboot_timeout='soon', colour='blue'))
+    assert result['failed'] is True
+    assert 'value of state must be one of: present, absent, got: enabled.' in result['msg']
+    assert "argument 'reboot_timeout' is of type str" in result['msg']
+    assert ('Unsupported parameters for (fleetfix.remediate.win_ignore_delegation_failure) module: colour. '
+            'Supported parameters include:') in result['msg']
+    assert 'options' not in fake
+    assert result['invocation']['module_args']['winrm_password'] == MASKED
+    assert SECRET not in json.dumps(result)
+
+
+def test_the_modules_own_checks_apply_too(fake):
+    result = action.execute(dict(CONNECTION, method='gpo', reboot=True))
+    assert result['failed'] is True and 'error_kind' not in result
+    assert result['msg'].startswith('reboot applies to method registry only')
+    assert 'options' not in fake
+
+
+def test_check_mode_reads_and_writes_nothing_with_the_diff(fake):
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False))])
+    result = action.execute(dict(CONNECTION), check_mode=True, diff=True)
+    assert result['changed'] is True and 'failed' not in result
+    assert result['before'] == {'value': None} and result['after'] == {'value': 1}
+    assert result['diff'] == {'before': {'value': None}, 'after': {'value': 1}}
+    assert len(fake['client'].commands) == 1 and not fake['client'].commands[0].startswith('reg add')
+    assert fake['client'].closed
+    # validated: the defaults are filled in, the values converted
+    assert fake['options']['winrm_scheme'] == 'https' and fake['options']['events_limit'] == 50
+    assert result['invocation']['module_args']['winrm_password'] == MASKED
+    assert result['invocation']['module_args']['state'] == 'present'
+
+
+def test_the_fix_writes_and_keeps_every_return_value(fake):
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok('The operation completed successfully.\r\n')])
+    result = action.execute(dict(CONNECTION, winrm_port='15990'))
+    assert fake['options']['winrm_port'] == 15990
+    assert fake['client'].commands[1].startswith('reg add')
+    assert 'diff' not in result and 'warnings' not in result
+    assert set(result) == {'changed', 'method', 'before', 'after', 'reboot_required', 'rebooted', 'os', 'boot_time',
+                           'dcom_10009', 'invocation'}
+    assert result['changed'] is True and result['reboot_required'] is True and result['rebooted'] is False
+
+
+def test_warnings_are_returned_as_a_module_returns_them(fake):
+    output = audit_output(reg=REG_SET, events='Failed to read events. The specified query is invalid.\r\n', events_ok=False)
+    fake['client'] = FakeClient([ok(output)])
+    result = action.execute(dict(CONNECTION), check_mode=True)
+    assert result['changed'] is False
+    assert result['warnings'] == ['wevtutil on ex01 failed: Failed to read events. The specified query is invalid.']
+
+
+def test_the_password_is_scrubbed_from_the_whole_result(fake):
+    # A host whose error text, and a warning, carry the password: neither reaches the result.
+    fake['client'] = FakeClient([WinRMError('Authentication failed for %s' % SECRET, AUTHENTICATION)])
+    failed = action.execute(dict(CONNECTION))
+    assert failed['failed'] is True and failed['error_kind'] == AUTHENTICATION
+    assert failed['msg'] == 'Authentication failed for ********'
+    output = audit_output(reg=REG_SET, events='Access to %s denied\r\n' % SECRET, events_ok=False)
+    fake['client'] = FakeClient([ok(output)])
+    warned = action.execute(dict(CONNECTION), check_mode=True)
+    assert '********' in warned['warnings'][0]
+    for result in (failed, warned):
+        assert SECRET not in json.dumps(result)
+        assert result['invocation']['module_args']['winrm_password'] == MASKED
+    # booleans and None survive the scrubbing, as with AnsibleModule
+    assert warned['changed'] is False and warned['rebooted'] is False
+
+
+def test_an_unexpected_error_is_a_failed_result_not_a_traceback(fake):
+    fake['client'] = FakeClient([TypeError('bad answer with %s' % SECRET)])
+    result = action.execute(dict(CONNECTION))
+    assert result['failed'] is True
+    assert result['msg'].startswith('Unexpected TypeError while managing HKLM\\Software\\Policies')
+    assert 'exception' not in result and 'Traceback' not in json.dumps(result)
+    assert SECRET not in json.dumps(result) and fake['client'].closed
+
+
+def test_even_a_crashing_validation_cannot_show_the_password(monkeypatch):
+    class CrashingValidator:
+        def __init__(self, spec):
+            self.spec = spec
+
+        def validate(self, parameters):
+            raise RuntimeError('cannot handle %s' % parameters['winrm_password'])
+    monkeypatch.setattr(action, 'ArgumentSpecValidator', CrashingValidator)
+    result = action.execute(dict(CONNECTION))
+    assert result['failed'] is True
+    assert result['msg'] == 'fleetfix.remediate.win_ignore_delegation_failure failed on the controller: RuntimeError: cannot handle ********'
+    assert result['invocation']['module_args']['winrm_password'] == MASKED
+    assert SECRET not in json.dumps(result)
+
+
+def test_missing_pywinrm_on_the_controller_is_named(fake, monkeypatch):
+    monkeypatch.setattr(_winrm, 'HAS_PYWINRM', False)
+    monkeypatch.setattr(_winrm, 'PYWINRM_IMPORT_ERROR', 'Traceback (most recent call last): ModuleNotFoundError')
+    result = action.execute(dict(CONNECTION))
+    assert result['failed'] is True
+    assert result['msg'].startswith('Failed to import the required Python library (pywinrm)')
+    assert 'Traceback' not in json.dumps(result) and 'options' not in fake
+
+
+# -- the action as Ansible calls it -------------------------------------------------------------
+def make_action(args, delegate_to=None, check_mode=False, diff=False):
+    task = MagicMock(args=args, delegate_to=delegate_to, check_mode=check_mode, diff=diff, async_val=0, action=action.MODULE)
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    templar = MagicMock()
+    templar.template.side_effect = template
+    return action.ActionModule(task, connection, MagicMock(), MagicMock(), templar), connection
+
+
+def assert_connection_unused(connection):
+    """No command, no file and no temporary folder went through the task's (Windows) connection."""
+    for method in ('exec_command', 'put_file', 'fetch_file', '_connect'):
+        assert getattr(connection, method).call_count == 0, method
+
+
+def test_run_uses_the_task_hosts_variables_in_check_and_diff_mode(fake):
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False))])
+    plugin, connection = make_action({'winrm_read_timeout': 40}, check_mode=True, diff=True)
+    result = plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm'))
+    assert result['changed'] is True and result['diff']['after'] == {'value': 1}
+    assert len(fake['client'].commands) == 1
+    options = fake['options']
+    assert (options['winrm_host'], options['winrm_port'], options['winrm_password']) == ('127.0.0.1', 15990, 'secret')
+    assert options['winrm_read_timeout'] == 40 and options['winrm_operation_timeout'] == 15
+    assert 'secret' not in json.dumps(result)
+    assert_connection_unused(connection)
+
+
+def test_run_delegated_to_a_domain_controller_uses_its_variables(fake):
+    fake['client'] = FakeClient([ok(GPO_VIEW, 1, 'Get-GPRegistryValue : ... UnableToRetrievePolicyRegistryItem')])
+    dc_vars = dict(DC_VARS, ansible_password='{{ vault_password }}')
+    plugin, connection = make_action({'method': 'gpo', 'gpo_name': 'Exchange Servers Policy'}, delegate_to='dc01',
+                                     check_mode=True)
+    result = plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm', ansible_delegated_vars={'dc01': dc_vars}))
+    assert 'failed' not in result, result.get('msg')
+    assert result['method'] == 'gpo' and result['changed'] is True
+    assert fake['options']['winrm_host'] == 'dc01' and fake['options']['winrm_port'] == 15994
+    assert fake['options']['winrm_user'] == 'FLEETFIX\\gpoadmin'
+    assert_connection_unused(connection)
+
+
+def test_run_delegated_to_localhost_uses_the_task_host(fake):
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_SET))])
+    plugin, connection = make_action({}, delegate_to='localhost')
+    result = plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm',
+                                       ansible_delegated_vars={'localhost': {'ansible_connection': 'local'}}))
+    assert result['changed'] is False
+    assert fake['options']['winrm_host'] == '127.0.0.1' and fake['options']['winrm_port'] == 15990
+    assert_connection_unused(connection)
+
+
+def test_run_reports_bad_host_variables_as_a_failed_task(fake):
+    plugin, connection = make_action({})
+    result = plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm', ansible_winrm_scheme='ftp'))
+    assert result['failed'] is True
+    assert 'value of winrm_scheme must be one of: https, http, got: ftp' in result['msg']
+    assert 'options' not in fake
+    assert_connection_unused(connection)

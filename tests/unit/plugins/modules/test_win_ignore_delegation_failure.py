@@ -11,6 +11,8 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import UNREACHABLE, WinRMError
 from ansible_collections.fleetfix.remediate.plugins.modules import win_ignore_delegation_failure as module
 from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__rpc_delegation import (
@@ -41,7 +43,8 @@ def fake(monkeypatch):
         client.closed = False
         client.close = lambda: setattr(client, 'closed', True)
         return client
-    monkeypatch.setattr(module, 'WinRMClient', factory)
+    # run_task, which main() calls, builds the client
+    monkeypatch.setattr(rpc, 'WinRMClient', factory)
     return holder
 
 
@@ -69,3 +72,28 @@ def test_bad_input_fails_before_connecting(fake, capsys):
     assert 'Basic authentication over plain HTTP' in result['msg']
     assert 'reboot applies to method registry only' in result['msg']
     assert 'options' not in fake
+
+
+def test_a_write_and_the_result_without_diff(fake, capsys):
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok('The operation completed successfully.\r\n')])
+    result = run_module(dict(CONNECTION, state='present'), capsys)
+    assert result['changed'] is True and result['after'] == {'value': 1} and 'diff' not in result
+    assert fake['client'].commands[1].startswith('reg add') and fake['client'].closed
+    assert fake['options']['winrm_password'] == SECRET
+
+
+def test_missing_pywinrm_is_named(fake, capsys, monkeypatch):
+    monkeypatch.setattr(_winrm, 'HAS_PYWINRM', False)
+    monkeypatch.setattr(_winrm, 'PYWINRM_IMPORT_ERROR', 'Traceback: ModuleNotFoundError: No module named winrm')
+    result = run_module(CONNECTION, capsys)
+    assert result['failed'] is True
+    assert 'Failed to import the required Python library (pywinrm)' in result['msg']
+    assert 'options' not in fake
+
+
+def test_an_unexpected_error_is_a_sentence_without_the_password(fake, capsys):
+    fake['client'] = FakeClient([KeyError('parser lost %s' % SECRET)])
+    result = run_module(CONNECTION, capsys)
+    assert result['failed'] is True and 'error_kind' not in result
+    assert result['msg'].startswith('Unexpected KeyError while managing HKLM')
+    assert SECRET not in json.dumps(result)
