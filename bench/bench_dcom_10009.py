@@ -14,10 +14,8 @@ then measures, for each concurrency (5 and 25):
   module run per host, forks N);
 - the audit (check mode) and the fix (no reboot) as whole ``ansible-playbook`` runs of
   ``fleetfix.remediate.win_ignore_delegation_failure`` on the exchange_servers group of the
-  launcher's inventory, forks N; the peer is reset (``POST /reset``) before every run;
-- an experiment: the same playbooks with the action plugin running the module's ``main()``
-  inside the Ansible worker instead of a new Python process per host (a patched staged copy,
-  not the shipped plugin), to show how much of the time the module process costs.
+  launcher's inventory, forks N; the peer is reset (``POST /reset``) before every run. Its
+  action plugin does the task inside the Ansible worker (no module process per host).
 
 HTTP requests come from the peer's ``GET /stats`` (zeroed before every run). Every run is
 checked: the floor and the audit must find the value missing on every host and leave it so,
@@ -50,39 +48,6 @@ MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
 POLICY_KEY = r'HKLM\Software\Policies\Microsoft\Windows NT\Rpc'
 VALUE_NAME = 'IgnoreDelegationFailure'
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
-
-# Appended to the staged copy of the action plugin for the in-worker experiment: the module's
-# main() runs in the worker process (arguments, check mode, no_log and diff as AnsibleModule
-# sees them), its JSON is read from a captured stdout.
-IN_WORKER_ACTION = '''
-
-import contextlib as _bench_contextlib
-import io as _bench_io
-import json as _bench_json
-
-from ansible.module_utils.testing import patch_module_args as _bench_patch_module_args
-
-_BenchShippedActionModule = ActionModule
-
-
-class ActionModule(_BenchShippedActionModule):  # pylint: disable=function-redefined
-    """Benchmark experiment: run the module in this worker, not in a new Python process."""
-
-    def _execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
-        if module_name != MODULE:
-            return super()._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars, **kwargs)
-        from ansible_collections.fleetfix.remediate.plugins.modules import win_ignore_delegation_failure as module
-        module_args = dict(module_args)
-        self._update_module_args(module_name, module_args, task_vars)
-        captured = _bench_io.StringIO()
-        with _bench_patch_module_args(module_args), _bench_contextlib.redirect_stdout(captured):
-            try:
-                module.main()
-            except SystemExit:
-                pass
-        return _bench_json.loads(captured.getvalue())
-'''
-
 
 def launcher(state_dir, *args):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'tests', 'testbed'))
@@ -120,20 +85,6 @@ class Peer:
 
 def stage_collection(target):
     subprocess.run(['make', '-s', 'stage', 'STAGE_ROOT=%s' % target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return target
-
-
-def stage_in_worker_copy(target):
-    """A staged copy whose action plugin runs the module in the worker (the experiment)."""
-    stage_collection(target)
-    action = os.path.join(target, 'ansible_collections', 'fleetfix', 'remediate', 'plugins', 'action',
-                          'win_ignore_delegation_failure.py')
-    with open(action, encoding='utf-8') as handle:
-        text = handle.read()
-    if 'self._execute_module(module_name=MODULE' not in text:
-        return None  # the shipped action no longer calls the module this way: nothing to patch
-    with open(action, 'a', encoding='utf-8') as handle:
-        handle.write(IN_WORKER_ACTION)
     return target
 
 
@@ -312,9 +263,7 @@ def table(figures):
                            ('ansible-playbook, no task (start-up)', 'empty'),
                            ('ansible-playbook, ansible.builtin.ping per host (local)', 'ping'),
                            ('ansible-playbook audit (check mode)', 'audit'),
-                           ('ansible-playbook fix (no reboot)', 'fix'),
-                           ('experiment: audit, module run inside the worker', 'in_worker_audit'),
-                           ('experiment: fix, module run inside the worker', 'in_worker_fix')):
+                           ('ansible-playbook fix (no reboot)', 'fix')):
             cell = figures.get(key, {}).get(str(forks))
             if not cell:
                 continue
@@ -332,7 +281,6 @@ def main():
     parser.add_argument('--http-base-port', type=int, default=26000)
     parser.add_argument('--control-port', type=int, default=25990)
     parser.add_argument('--skip-peer', action='store_true', help='do not try ansible.windows')
-    parser.add_argument('--skip-experiment', action='store_true', help='do not run the in-worker experiment')
     args = parser.parse_args()
     forks_list = [int(value) for value in args.forks.split(',')]
 
@@ -342,7 +290,6 @@ def main():
     # Not named 'collections' and not beside the playbooks: ansible-playbook would search a
     # playbook-adjacent collections/ folder before ANSIBLE_COLLECTIONS_PATH.
     collections = stage_collection(os.path.join(workdir, 'stage'))
-    in_worker = None if args.skip_experiment else stage_in_worker_copy(os.path.join(workdir, 'stage-in-worker'))
     playbooks = os.path.join(workdir, 'playbooks')
     os.makedirs(playbooks, exist_ok=True)
     sys.path.insert(0, collections)
@@ -367,8 +314,6 @@ def main():
                 print('  %s, %d threads: %s' % (key, threads, json.dumps(figures[key][str(threads)])), flush=True)
         ways = [('empty', 'empty', collections), ('ping', 'ping', collections), ('audit', 'audit', collections),
                 ('fix', 'fix', collections)]
-        if in_worker:
-            ways += [('in_worker_audit', 'audit', in_worker), ('in_worker_fix', 'fix', in_worker)]
         for key, kind, path in ways:
             figures[key] = {}
             for forks in forks_list:
