@@ -440,7 +440,7 @@ def reboot_and_wait(client, old_boot_time, timeout, host_label, sleep=time.sleep
             continue
         if boot_time is not None and (old_boot_time is None or boot_time != old_boot_time):
             return boot_time
-    why = ' (last error: %s)' % last_error.message if last_error is not None else ''
+    why = ' (last error: %s)' % last_error.message.rstrip('.') if last_error is not None else ''
     raise DelegationError('%s did not come back within reboot_timeout (%s seconds) after the restart%s.'
                           % (host_label, timeout, why), NOT_BACK)
 

@@ -251,13 +251,14 @@ def test_manage_fails_when_the_host_never_comes_back():
     clock = iter(range(0, 1000, 5))
     already_scheduled = ok('', 1190, 'A system shutdown has already been scheduled.(1190)\r\n')
     answers = [ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok(''), already_scheduled]
-    answers += [WinRMError('Host unreachable: refused', UNREACHABLE)] * 10
+    answers += [WinRMError('Host unreachable: connection refused.', UNREACHABLE)] * 10
     client = FakeClient(answers)
     with pytest.raises(rpc.DelegationError) as caught:
         rpc.manage(client, dict(PARAMS, reboot=True, reboot_timeout=20), sleep=lambda seconds: None,
                    clock=lambda: next(clock))
     assert caught.value.kind == rpc.NOT_BACK
-    assert 'did not come back within reboot_timeout (20 seconds)' in caught.value.message
+    assert caught.value.message.endswith(
+        'did not come back within reboot_timeout (20 seconds) after the restart (last error: Host unreachable: connection refused).')
 
 
 GPO_VIEW = ('\r\nDisplayName      : Default Domain Policy\r\nDomainName       : fleetfix.local\r\n'
