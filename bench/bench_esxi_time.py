@@ -166,7 +166,8 @@ def median_row(rounds):
         if key == 'compliant_after':
             row[key] = all(values)
         else:
-            row[key] = round(statistics.median(values), 2)
+            middle = statistics.median(values)
+            row[key] = int(middle) if all(isinstance(value, int) for value in values) and middle == int(middle) else round(middle, 2)
             row[key + '_all'] = values
     return row
 

@@ -19,8 +19,8 @@ import io
 import socket
 import ssl
 import traceback
-import xml.etree.ElementTree as ElementTree
 import zlib
+from xml.etree import ElementTree
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
