@@ -49,6 +49,7 @@ POLICY_KEY = r'HKLM\Software\Policies\Microsoft\Windows NT\Rpc'
 VALUE_NAME = 'IgnoreDelegationFailure'
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
+
 def launcher(state_dir, *args):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'tests', 'testbed'))
     subprocess.run([PYTHON, '-m', 'testbed'] + list(args) + ['--state-dir', state_dir], cwd=ROOT, env=env, check=True,
