@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 from unittest.mock import MagicMock
 
-import pytest
-
 from ansible_collections.fleetfix.remediate.plugins.action import win_ignore_delegation_failure as action
 from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation_failure import (
     connection_vars,
     host_connection_options,
     merge_module_args,
 )
-from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, WinRMError
 from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__rpc_delegation import (
@@ -97,21 +94,6 @@ def test_a_task_host_that_is_not_windows_gives_no_connection_variables():
 SECRET = 'S3cret-Passw0rd!'
 CONNECTION = dict(winrm_host='127.0.0.1', winrm_port=15990, winrm_user='FLEETFIX\\administrator', winrm_password=SECRET)
 MASKED = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    """Every WinRMClient run_task builds is holder['client']; holder['options'] what it was given."""
-    holder = {}
-
-    def factory(options):
-        holder['options'] = options
-        client = holder['client']
-        client.closed = False
-        client.close = lambda: setattr(client, 'closed', True)
-        return client
-    monkeypatch.setattr(rpc, 'WinRMClient', factory)
-    return holder
 
 
 def test_invalid_arguments_fail_with_the_validators_messages_before_connecting(fake):

@@ -11,7 +11,6 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import UNREACHABLE, WinRMError
 from ansible_collections.fleetfix.remediate.plugins.modules import win_ignore_delegation_failure as module
@@ -31,21 +30,6 @@ def run_module(args, capsys):
         with pytest.raises(SystemExit):
             module.main()
     return json.loads(capsys.readouterr().out)
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    holder = {}
-
-    def factory(options):
-        holder['options'] = options
-        client = holder['client']
-        client.closed = False
-        client.close = lambda: setattr(client, 'closed', True)
-        return client
-    # run_task, which main() calls, builds the client
-    monkeypatch.setattr(rpc, 'WinRMClient', factory)
-    return holder
 
 
 def test_check_and_diff_mode(fake, capsys):
