@@ -101,6 +101,19 @@ def connection_vars(task_vars, delegate_to, template):
     return {}
 
 
+def add_play_credentials(host_options, play_context):
+    """The user and password of ``-u`` / ``--ask-pass`` (or the play's ``remote_user``) when no variable gives them.
+
+    AWX and Automation Platform hand a Machine credential to ansible-playbook that way, not as
+    ``ansible_user`` / ``ansible_password`` variables; the winrm connection plugin takes them too.
+    """
+    options = dict(host_options)
+    for option, value in (('winrm_user', play_context.remote_user), ('winrm_password', play_context.password)):
+        if option not in options and isinstance(value, str) and value:
+            options[option] = value
+    return options
+
+
 def merge_module_args(task_args, host_options):
     """Explicit task options win over the host's variables."""
     module_args = dict(host_options)
@@ -177,6 +190,8 @@ class ActionModule(ActionBase):
 
         windows_vars = connection_vars(task_vars, self._task.delegate_to, self._templar.template)
         host_options = host_connection_options(windows_vars, self._templar.template)
+        if windows_vars:
+            host_options = add_play_credentials(host_options, self._play_context)
         module_args = merge_module_args(self._task.args, host_options)
         result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
         return result

@@ -25,12 +25,14 @@ options:
   winrm_user:
     description:
       - The account to log in with, for NTLM as C(DOMAIN\\user) or C(user@domain).
-      - When not set, the task host's C(ansible_user).
+      - When not set, the task host's C(ansible_user), then the user of C(ansible-playbook -u) or the play's
+        C(remote_user) (how AWX passes a Machine credential).
     type: str
   winrm_password:
     description:
       - The password of O(winrm_user).
-      - When not set, the task host's C(ansible_password).
+      - When not set, the task host's C(ansible_password), then the password given to C(ansible-playbook --ask-pass)
+        (how AWX passes a Machine credential).
     type: str
   winrm_transport:
     description:

@@ -139,9 +139,9 @@ def validate_options(options):
             problems.append('The certificate transport works only over HTTPS: set winrm_scheme to https.')
     else:
         if not options.get('winrm_user'):
-            problems.append('No WinRM user given: set winrm_user (or ansible_user for the task host).')
+            problems.append('No WinRM user given: set winrm_user (or ansible_user for the task host, or ansible-playbook -u).')
         if transport != 'kerberos' and options.get('winrm_password') is None:
-            problems.append('No WinRM password given: set winrm_password (or ansible_password for the task host).')
+            problems.append('No WinRM password given: set winrm_password (or ansible_password for the task host, or ansible-playbook --ask-pass).')
     if transport == 'basic' and scheme == 'http' and not options.get('winrm_allow_insecure'):
         problems.append('Basic authentication over plain HTTP would send the password in clear text: use '
                         'winrm_scheme https, another transport, or set winrm_allow_insecure to true.')

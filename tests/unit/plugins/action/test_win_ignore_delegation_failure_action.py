@@ -199,13 +199,14 @@ def test_missing_pywinrm_on_the_controller_is_named(fake, monkeypatch):
 
 
 # -- the action as Ansible calls it -------------------------------------------------------------
-def make_action(args, delegate_to=None, check_mode=False, diff=False):
+def make_action(args, delegate_to=None, check_mode=False, diff=False, remote_user=None, password=None):
     task = MagicMock(args=args, delegate_to=delegate_to, check_mode=check_mode, diff=diff, async_val=0, action=action.MODULE)
     connection = MagicMock()
     connection._shell.tmpdir = None
     templar = MagicMock()
     templar.template.side_effect = template
-    return action.ActionModule(task, connection, MagicMock(), MagicMock(), templar), connection
+    play_context = MagicMock(remote_user=remote_user, password=password)
+    return action.ActionModule(task, connection, play_context, MagicMock(), templar), connection
 
 
 def assert_connection_unused(connection):
@@ -256,4 +257,34 @@ def test_run_reports_bad_host_variables_as_a_failed_task(fake):
     assert result['failed'] is True
     assert 'value of winrm_scheme must be one of: https, http, got: ftp' in result['msg']
     assert 'options' not in fake
+    assert_connection_unused(connection)
+
+
+def test_run_takes_user_and_password_from_the_command_line_when_no_variable_gives_them(fake):
+    """AWX passes a Machine credential as -u and --ask-pass, which land in the play context."""
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_SET))])
+    plugin, connection = make_action({}, remote_user='FLEETFIX\\awx', password='from-ask-pass')
+    host_vars = dict((name, value) for name, value in HOST_VARS.items() if name not in ('ansible_user', 'ansible_password'))
+    result = plugin.run(task_vars=dict(host_vars, ansible_connection='winrm'))
+    assert result['changed'] is False
+    assert (fake['options']['winrm_user'], fake['options']['winrm_password']) == ('FLEETFIX\\awx', 'from-ask-pass')
+    assert 'from-ask-pass' not in json.dumps(result)
+    assert_connection_unused(connection)
+
+
+def test_run_prefers_the_hosts_variables_to_the_command_line(fake):
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_SET))])
+    plugin, connection = make_action({}, remote_user='someone-else', password='other')
+    plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm'))
+    assert fake['options']['winrm_user'] == HOST_VARS['ansible_user'] and fake['options']['winrm_password'] == 'secret'
+    assert_connection_unused(connection)
+
+
+def test_run_on_a_non_windows_task_host_ignores_the_command_line_user(fake):
+    """An SSH user of a Linux task host is no WinRM account: the task must say winrm_user."""
+    plugin, connection = make_action({'winrm_host': 'ex01.example.com'}, remote_user='deploy', password='ssh-pass')
+    result = plugin.run(task_vars={'ansible_connection': 'ssh', 'inventory_hostname': 'jump01'})
+    assert result['failed'] is True
+    assert 'options' not in fake or fake['options'].get('winrm_user') != 'deploy'
+    assert 'ssh-pass' not in json.dumps(result)
     assert_connection_unused(connection)
