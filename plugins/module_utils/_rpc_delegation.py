@@ -58,6 +58,16 @@ GPO_NOT_FOUND = 'gpo_not_found'
 COMMAND_FAILED = 'command_failed'
 NOT_BACK = 'not_back'
 
+# Compiled when the module is imported: the action plugin's module is imported in Ansible's main
+# process, so every forked worker inherits them instead of compiling them again for its one host.
+_BEGIN_MARKER = re.compile(r'^__FLEETFIX_BEGIN_(\w+?)__$')
+_REG_VALUE_LINE = re.compile(r'^ {4}(.+?) {4}(REG_[A-Z_]+)(?: {4}(.*))?$')
+# Fixed-width fields read with int() rather than strptime, whose first call in a process
+# imports _strptime and builds its locale tables (a cost every forked worker paid again).
+_CIM_DATETIME = re.compile(r'^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\.(\d{6})([+-])(\d{3})$')
+_EVENT_TIME = re.compile(r'^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z?$')
+_LIST_LINE = re.compile(r'^(\w+)\s*:\s?(.*)$')
+
 SHUTDOWN_ALREADY_SCHEDULED = 1190
 SHUTDOWN_IN_PROGRESS = 1115
 REBOOT_DELAY_SECONDS = 2
@@ -143,7 +153,7 @@ def split_sections(stdout):
     body = []
     for line in _lines(stdout):
         marker = line.strip()
-        begin = re.match(r'^__FLEETFIX_BEGIN_(\w+?)__$', marker)
+        begin = _BEGIN_MARKER.match(marker)
         if begin:
             current = begin.group(1)
             body = []
@@ -163,9 +173,8 @@ def parse_reg_query(text, value_name=VALUE_NAME):
     A line reads ``    NAME    REG_DWORD    0x1``: DWORD/QWORD come back as int, other
     types as the printed text.
     """
-    pattern = re.compile(r'^ {4}(.+?) {4}(REG_[A-Z_]+)(?: {4}(.*))?$')
     for line in _lines(text):
-        match = pattern.match(line)
+        match = _REG_VALUE_LINE.match(line)
         if not match or match.group(1).lower() != value_name.lower():
             continue
         value_type = match.group(2)
@@ -181,12 +190,12 @@ def parse_reg_query(text, value_name=VALUE_NAME):
 
 def parse_cim_datetime(text):
     """A WMI CIM_DATETIME (``yyyymmddHHMMSS.ffffff+UUU``, UUU minutes from UTC) as aware UTC datetime."""
-    match = re.match(r'^(\d{14})\.(\d{6})([+-])(\d{3})$', (text or '').strip())
+    match = _CIM_DATETIME.match((text or '').strip())
     if not match:
         return None
-    stamp = datetime.datetime.strptime(match.group(1), '%Y%m%d%H%M%S').replace(microsecond=int(match.group(2)))
-    offset = datetime.timedelta(minutes=int(match.group(4)))
-    if match.group(3) == '-':
+    stamp = datetime.datetime(*(int(field) for field in match.group(1, 2, 3, 4, 5, 6, 7)))
+    offset = datetime.timedelta(minutes=int(match.group(9)))
+    if match.group(8) == '-':
         offset = -offset
     return (stamp - offset).replace(tzinfo=datetime.timezone.utc)
 
@@ -227,12 +236,12 @@ def is_affected(caption, version):
 
 def parse_event_time(text):
     """An event ``SystemTime`` (``2026-11-24T10:31:33.7191170Z``, 7 fractional digits) as aware UTC datetime."""
-    match = re.match(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z?$', (text or '').strip())
+    match = _EVENT_TIME.match((text or '').strip())
     if not match:
         return None
-    stamp = datetime.datetime.strptime(match.group(1), '%Y-%m-%dT%H:%M:%S')
-    fraction = (match.group(2) or '0')[:6].ljust(6, '0')
-    return stamp.replace(microsecond=int(fraction), tzinfo=datetime.timezone.utc)
+    fraction = (match.group(7) or '0')[:6].ljust(6, '0')
+    return datetime.datetime(*(int(field) for field in match.group(1, 2, 3, 4, 5, 6)), microsecond=int(fraction),
+                             tzinfo=datetime.timezone.utc)
 
 
 def parse_events(text):
@@ -305,7 +314,7 @@ def parse_powershell_list(text):
             current = {}
             last_name = None
             continue
-        match = re.match(r'^(\w+)\s*:\s?(.*)$', line)
+        match = _LIST_LINE.match(line)
         if match:
             last_name = match.group(1)
             current[last_name] = match.group(2).strip()

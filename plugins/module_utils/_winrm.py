@@ -16,6 +16,7 @@ on and a sentence a person can act on; the password never appears in it.
 from __future__ import annotations
 
 import base64
+import codecs
 import re
 import traceback
 
@@ -38,6 +39,10 @@ WSMAN_ACCESS_DENIED = 5
 WSMAN_OPERATION_TIMEOUT = 2150858793
 # The code page the shell prints in (pywinrm's default, the US OEM code page).
 SHELL_CODEPAGE = 437
+# Looked up when the module is imported: the first lookup of a codec imports its module, and
+# the action plugin's imports happen once in Ansible's main process, not in every forked worker.
+SHELL_ENCODING = codecs.lookup('cp%d' % SHELL_CODEPAGE).name
+POWERSHELL_ENCODING = codecs.lookup('utf-16-le').name
 
 # Error kinds, so callers (and tests) can tell the failures apart.
 UNREACHABLE = 'unreachable'
@@ -110,7 +115,7 @@ def decode_clixml(text):
 
 def encode_powershell(script):
     """The ``-EncodedCommand`` argument for ``script`` (base64 of UTF-16LE), as powershell.exe wants it."""
-    return base64.b64encode(script.encode('utf-16-le')).decode('ascii')
+    return base64.b64encode(script.encode(POWERSHELL_ENCODING)).decode('ascii')
 
 
 class CommandResult:
@@ -350,7 +355,7 @@ class WinRMClient:
 
 
 def _decode(data):
-    return data.decode('cp%d' % SHELL_CODEPAGE, errors='replace')
+    return data.decode(SHELL_ENCODING, errors='replace')
 
 
 def _bracket(host):
