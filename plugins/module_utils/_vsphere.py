@@ -271,12 +271,17 @@ class VSphereClient:
 
     # ---- reads -------------------------------------------------------------------------
 
+    @staticmethod
+    def _retrieve_request(object_specs, obj_type, path_set):
+        """The filter spec and options of one RetrievePropertiesEx for ``path_set`` of ``object_specs``."""
+        prop_spec = vmodl.query.PropertyCollector.PropertySpec(type=obj_type, pathSet=path_set, all=False)
+        filter_spec = vmodl.query.PropertyCollector.FilterSpec(objectSet=object_specs, propSet=[prop_spec])
+        return filter_spec, vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=5000)
+
     def _retrieve(self, object_specs, obj_type, path_set):
         """RetrievePropertiesEx plus ContinueRetrievePropertiesEx pages: one round trip per page."""
         collector = self.content.propertyCollector
-        prop_spec = vmodl.query.PropertyCollector.PropertySpec(type=obj_type, pathSet=path_set, all=False)
-        filter_spec = vmodl.query.PropertyCollector.FilterSpec(objectSet=object_specs, propSet=[prop_spec])
-        options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=5000)
+        filter_spec, options = self._retrieve_request(object_specs, obj_type, path_set)
         rows = []
         result = collector.RetrievePropertiesEx(specSet=[filter_spec], options=options)
         while result is not None:
@@ -360,9 +365,7 @@ class VSphereClient:
     def _retrieve_streamed(self, object_specs, obj_type, path_set, convert):
         """Like ``_retrieve``, but each object goes through ``convert`` (see ``RetrieveResultReader``)."""
         collector = self.content.propertyCollector
-        prop_spec = vmodl.query.PropertyCollector.PropertySpec(type=obj_type, pathSet=path_set, all=False)
-        filter_spec = vmodl.query.PropertyCollector.FilterSpec(objectSet=object_specs, propSet=[prop_spec])
-        options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=5000)
+        filter_spec, options = self._retrieve_request(object_specs, obj_type, path_set)
         rows, token = self._call_streamed(collector, 'RetrievePropertiesEx', [[filter_spec], options], convert)
         while token:
             more, token = self._call_streamed(collector, 'ContinueRetrievePropertiesEx', [token], convert)
