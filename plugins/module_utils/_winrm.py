@@ -222,6 +222,9 @@ class WinRMClient:
             if self._protocol is None:
                 self._protocol = self._new_protocol()
             try:
+                # pywinrm resolved the proxy environment (HTTPS_PROXY, NO_PROXY) for this endpoint while
+                # building the session; requests would scan the whole environment again on every request.
+                self._protocol.transport.build_session().trust_env = False
                 self._shell_id = self._protocol.open_shell(codepage=SHELL_CODEPAGE)
             except Exception as error:  # pylint: disable=broad-exception-caught
                 raise self.describe(error, 'opening a shell') from None

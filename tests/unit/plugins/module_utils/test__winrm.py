@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import types
 
 import pytest
 import requests
@@ -106,6 +107,8 @@ class FakeProtocol:
         self.kwargs = kwargs
         self.outputs = list(outputs)
         self.actions = []
+        self.session = types.SimpleNamespace(trust_env=True)
+        self.transport = types.SimpleNamespace(build_session=lambda: self.session)
 
     def open_shell(self, codepage=None):
         self.actions.append(('Create', codepage))
@@ -148,6 +151,8 @@ def test_one_shell_several_commands_no_signal_after_done(monkeypatch):
     assert protocols[0].kwargs['ca_trust_path'] == '/ca.pem'
     assert protocols[0].kwargs['server_cert_validation'] == 'validate'
     assert protocols[0].kwargs['password'] == SECRET
+    # pywinrm resolved the proxy environment when it built the session; requests must not scan it per request
+    assert protocols[0].session.trust_env is False
 
 
 def test_timeout_signals_the_command_and_raises(monkeypatch):
