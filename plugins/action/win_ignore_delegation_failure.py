@@ -19,6 +19,8 @@ return: no_log values (the password) removed from all of it, ``invocation.module
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -26,9 +28,12 @@ from ansible.plugins.action import ActionBase
 
 # Imported when the strategy loads this class in the main process, so every forked worker
 # finds pywinrm (requests, cryptography) already imported.
+from ansible_collections.fleetfix.remediate.plugins.module_utils._fleet import run_bounded_in_processes
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import (
     TaskError,
     argument_spec,
+    fleet_problems,
+    fleet_result,
     run_task,
 )
 
@@ -48,7 +53,12 @@ HOST_VARIABLES = {
     'winrm_operation_timeout': ('ansible_winrm_operation_timeout_sec',),
     'winrm_read_timeout': ('ansible_winrm_read_timeout_sec',),
 }
+CONNECTION_VARIABLES = ('ansible_connection',) + tuple(name for names in HOST_VARIABLES.values() for name in names)
 MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
+# A fleet task's hosts are spread over up to this many processes (one per CPU), one per this many hosts:
+# TLS, NTLM and XML are CPU work that threads of one Python process would do one at a time.
+FLEET_PROCESSES = 4
+FLEET_HOSTS_PER_PROCESS = 16
 WINDOWS_CONNECTIONS = ('winrm', 'psrp')
 
 
@@ -140,6 +150,45 @@ def _scrub(result, no_log_values):
     return result
 
 
+class Invocation:
+    """A task's module arguments, validated and its result finished as AnsibleModule does.
+
+    Validation with the module's argument spec, warnings and deprecations, ``invocation`` and
+    the removal of every no_log value from the whole result.
+    """
+
+    def __init__(self, module_args):
+        self.spec = argument_spec()
+        self.params = dict(module_args)
+        # Known before validation, so that even a validation that crashes cannot show the password.
+        self.no_log_values = set(str(module_args[name]) for name, option in self.spec.items()
+                                 if option.get('no_log') and module_args.get(name) not in (None, ''))
+        self.warnings = []
+        self.deprecations = []
+
+    def validate(self):
+        """Validate the arguments: the failure message (all problems), or None with ``params`` validated."""
+        validation = ArgumentSpecValidator(self.spec).validate(self.params)
+        # The public API has no accessor for them; AnsibleModule reads the same attribute.
+        self.no_log_values.update(validation._no_log_values)  # pylint: disable=protected-access
+        self.params = validation.validated_parameters
+        for alias_warning in validation._warnings:  # pylint: disable=protected-access
+            self.warnings.append('Both option %s and its alias %s are set.' % (alias_warning['option'], alias_warning['alias']))
+        self.deprecations.extend(validation._deprecations)  # pylint: disable=protected-access
+        return _validation_message(validation.errors) if validation.error_messages else None
+
+    def crashed(self, error):
+        return dict(failed=True, msg='%s failed on the controller: %s: %s' % (MODULE, type(error).__name__, error))
+
+    def finish(self, result):
+        result['invocation'] = {'module_args': self.params}
+        if self.warnings:
+            result['warnings'] = self.warnings
+        if self.deprecations:
+            result['deprecations'] = self.deprecations
+        return _scrub(result, self.no_log_values)
+
+
 def execute(module_args, check_mode=False, diff=False):
     """The module's result for ``module_args`` (task options merged with the host's), computed here.
 
@@ -147,36 +196,98 @@ def execute(module_args, check_mode=False, diff=False):
     ``invocation`` and the removal of every no_log value follow AnsibleModule; any exception
     ends as ``failed`` with a message.
     """
-    spec = argument_spec()
-    # Known before validation, so that even a validation that crashes cannot show the password.
-    no_log_values = set(str(module_args[name]) for name, option in spec.items()
-                        if option.get('no_log') and module_args.get(name) not in (None, ''))
-    params = dict(module_args)
-    warnings = []
-    deprecations = []
+    invocation = Invocation(module_args)
     try:
-        validation = ArgumentSpecValidator(spec).validate(module_args)
-        # The public API has no accessor for them; AnsibleModule reads the same attribute.
-        no_log_values.update(validation._no_log_values)  # pylint: disable=protected-access
-        params = validation.validated_parameters
-        for alias_warning in validation._warnings:  # pylint: disable=protected-access
-            warnings.append('Both option %s and its alias %s are set.' % (alias_warning['option'], alias_warning['alias']))
-        deprecations.extend(validation._deprecations)  # pylint: disable=protected-access
-        if validation.error_messages:
-            result = dict(failed=True, msg=_validation_message(validation.errors))
+        message = invocation.validate()
+        if message:
+            result = dict(failed=True, msg=message)
         else:
-            result = run_task(params, check_mode=check_mode, diff=diff)
-            warnings.extend(result.pop('warnings'))
+            result = run_task(invocation.params, check_mode=check_mode, diff=diff)
+            invocation.warnings.extend(result.pop('warnings'))
     except TaskError as error:
         result = dict(failed=True, msg=error.message, **error.result_keys())
     except Exception as error:  # pylint: disable=broad-exception-caught
-        result = dict(failed=True, msg='%s failed on the controller: %s: %s' % (MODULE, type(error).__name__, error))
-    result['invocation'] = {'module_args': params}
-    if warnings:
-        result['warnings'] = warnings
-    if deprecations:
-        result['deprecations'] = deprecations
-    return _scrub(result, no_log_values)
+        result = invocation.crashed(error)
+    return invocation.finish(result)
+
+
+def execute_fleet(task_args, host_jobs, run_once=True, play_hosts=1, check_mode=False, diff=False):
+    """The result of one task for every host of its ``fleet`` option, each with its own connection.
+
+    ``host_jobs(params)`` gives ``(host, module arguments)`` for each host of the validated
+    ``params`` (or ``(host, why it cannot run)``); it runs here, before any thread starts, so
+    Ansible's templating stays in this thread. The hosts then run ``execute`` in at most
+    ``max_workers`` threads; one failing host never stops the others, and the task fails at
+    the end naming them all. No host's password (nor the task's) appears in the result.
+    """
+    invocation = Invocation(task_args)
+    try:
+        message = invocation.validate()
+        if not message:
+            message = ' '.join(fleet_problems(invocation.params, run_once, play_hosts)) or None
+        if message:
+            result = dict(failed=True, msg=message)
+        else:
+            jobs = host_jobs(invocation.params)
+            for _name, module_args in jobs:
+                if isinstance(module_args, dict) and module_args.get('winrm_password') not in (None, ''):
+                    invocation.no_log_values.add(str(module_args['winrm_password']))
+            triples = run_bounded_in_processes(jobs, lambda job: _run_job(job, check_mode, diff),
+                                               invocation.params['max_workers'], fleet_processes(len(jobs)))
+            result = fleet_result([(job[0], value if error is None else invocation.crashed(error))
+                                   for job, value, error in triples])
+            invocation.warnings.extend(result.pop('warnings'))
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        result = invocation.crashed(error)
+    return invocation.finish(result)
+
+
+def fleet_processes(hosts):
+    """How many processes share a fleet of ``hosts``: one per CPU this process may use, within the limits above."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    return max(1, min(cpus, FLEET_PROCESSES, -(-hosts // FLEET_HOSTS_PER_PROCESS)))
+
+
+def _run_job(job, check_mode, diff):
+    name, module_args = job
+    if not isinstance(module_args, dict):
+        return dict(failed=True, msg='%s %s' % (name, module_args))
+    return execute(module_args, check_mode=check_mode, diff=diff)
+
+
+def unique(names):
+    seen = set()
+    return [name for name in names if not (name in seen or seen.add(name))]
+
+
+def play_level_vars(task_vars, task_host_inventory_vars, template):
+    """The connection variables the task host has from the play, a role, a block or the task.
+
+    Those are the variables its ``hostvars`` entry (inventory, facts, extra vars) lacks or
+    holds with another value: a higher level set them, the same for every host of the play.
+    """
+    chosen = {}
+    for variable in CONNECTION_VARIABLES:
+        if task_vars.get(variable) is None:
+            continue
+        value = template(task_vars[variable])
+        if variable not in task_host_inventory_vars or task_host_inventory_vars[variable] != value:
+            chosen[variable] = value
+    return chosen
+
+
+def fleet_host_vars(name, host_vars, play_vars):
+    """The connection variables of fleet host ``name``: its own (``hostvars``, templated for it), under the play's.
+
+    As in a task of that host, a variable of the play, a role, a block or the task overrides the
+    host's inventory; the task host's own inventory variables never reach another host.
+    """
+    chosen = {'inventory_hostname': name}
+    for variable in CONNECTION_VARIABLES:
+        if variable in host_vars:
+            chosen[variable] = host_vars[variable]
+    chosen.update(play_vars)
+    return chosen
 
 
 class ActionModule(ActionBase):
@@ -188,6 +299,12 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
 
+        if self._task.args.get('fleet') is not None:
+            result.update(execute_fleet(
+                self._task.args, lambda params: self._fleet_jobs(params, task_vars), run_once=bool(self._task.run_once),
+                play_hosts=len(task_vars.get('ansible_play_batch') or ()), check_mode=bool(self._task.check_mode),
+                diff=bool(self._task.diff)))
+            return result
         windows_vars = connection_vars(task_vars, self._task.delegate_to, self._templar.template)
         host_options = host_connection_options(windows_vars, self._templar.template)
         if windows_vars:
@@ -195,3 +312,35 @@ class ActionModule(ActionBase):
         module_args = merge_module_args(self._task.args, host_options)
         result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
         return result
+
+    def _fleet_jobs(self, params, task_vars):
+        """``(host, module arguments)`` for each host of ``fleet``: the task's options over the host's variables."""
+        template = self._templar.template
+        hostvars = task_vars.get('hostvars') or {}
+        task_host = task_vars.get('inventory_hostname')
+        play_vars = play_level_vars(task_vars, hostvars[task_host] if task_host in hostvars else {}, template)
+        # -u / --ask-pass (AWX's Machine credential) when the task host is Windows and no variable of its own
+        # overrode them (then play_context holds that variable, not the command line's).
+        command_line = {}
+        if connection_vars(task_vars, None, template):
+            command_line = add_play_credentials({}, self._play_context)
+            for option in list(command_line):
+                if any(task_vars.get(name) is not None for name in HOST_VARIABLES[option]):
+                    del command_line[option]
+        task_args = dict((key, value) for key, value in self._task.args.items() if key not in ('fleet', 'max_workers'))
+        jobs = []
+        for name in unique(params['fleet']):
+            if name not in hostvars:
+                jobs.append((name, 'is not an inventory host: fleet names inventory hosts, whose variables give the '
+                                   'connection.'))
+                continue
+            host_vars = fleet_host_vars(name, hostvars[name], play_vars)
+            connection = _connection_name(host_vars, template)
+            if connection not in WINDOWS_CONNECTIONS + ('',):
+                jobs.append((name, 'has ansible_connection %s, not a Windows connection (winrm or psrp).' % connection))
+                continue
+            options = host_connection_options(host_vars, template)
+            for option, value in command_line.items():
+                options.setdefault(option, value)
+            jobs.append((name, merge_module_args(task_args, options)))
+        return jobs

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from unittest.mock import MagicMock
 
+import pytest
+
 from ansible_collections.fleetfix.remediate.plugins.action import win_ignore_delegation_failure as action
 from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation_failure import (
     connection_vars,
     host_connection_options,
     merge_module_args,
 )
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, WinRMError
 from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__rpc_delegation import (
@@ -288,3 +291,117 @@ def test_run_on_a_non_windows_task_host_ignores_the_command_line_user(fake):
     assert 'options' not in fake or fake['options'].get('winrm_user') != 'deploy'
     assert 'ssh-pass' not in json.dumps(result)
     assert_connection_unused(connection)
+
+
+# -- one task for the fleet (fleet option) -------------------------------------------------------
+def fleet_host(port, **extra):
+    host = dict((name, value) for name, value in HOST_VARS.items() if name != 'inventory_hostname')
+    host.update(ansible_connection='winrm', ansible_port=port, **extra)
+    return host
+
+
+FLEET_HOSTVARS = {
+    'ex01': fleet_host(16001),
+    'ex02': fleet_host(16002, ansible_password='wrong-one'),
+    'ex03': fleet_host(16003, ansible_user=None),  # user from the play's vars, below
+    'lin01': {'ansible_connection': 'ssh', 'ansible_user': 'deploy'},
+}
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    """A FakeClient per host, found by port; records the options each one got."""
+    holder = {'options': {}}
+
+    def factory(options):
+        holder['options'][options['winrm_port']] = options
+        client = holder[options['winrm_port']]
+        client.close = lambda: None
+        return client
+    monkeypatch.setattr(rpc, 'WinRMClient', factory)
+    return holder
+
+
+def fleet_action(args, run_once=True, check_mode=False, diff=False, remote_user=None, password=None):
+    plugin, connection = make_action(args, check_mode=check_mode, diff=diff, remote_user=remote_user, password=password)
+    plugin._task.run_once = run_once
+    return plugin, connection
+
+
+def fleet_task_vars(**extra):
+    # ex01 runs the task; ansible_user comes from the play (hostvars say otherwise or nothing)
+    # hostvars hold templated values, as Ansible's HostVarsVars give them
+    hostvars = dict((name, dict((key, template(value)) for key, value in host.items() if value is not None))
+                    for name, host in FLEET_HOSTVARS.items())
+    task_vars = dict(FLEET_HOSTVARS['ex01'], inventory_hostname='ex01', ansible_user='FLEETFIX\\fromplay',
+                     hostvars=hostvars, ansible_play_batch=['ex01', 'ex02', 'ex03'])
+    task_vars.update(extra)
+    return task_vars
+
+
+def test_fleet_runs_every_host_with_its_own_variables_and_fails_naming_the_failed(clients):
+    clients[16001] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False))])
+    clients[16002] = FakeClient([WinRMError('Authentication failed for FLEETFIX\\administrator on 127.0.0.1:16002 '
+                                            '(password wrong-one)', AUTHENTICATION)])
+    clients[16003] = FakeClient([ok(audit_output(reg=REG_SET))])
+    plugin, connection = fleet_action({'fleet': ['ex01', 'ex02', 'ex03', 'ex01', 'nowhere', 'lin01'], 'max_workers': 2},
+                                      check_mode=True, diff=True)
+    result = plugin.run(task_vars=fleet_task_vars())
+    assert [entry['name'] for entry in result['hosts']] == ['ex01', 'ex02', 'ex03', 'nowhere', 'lin01']
+    ex01, ex02, ex03, nowhere, lin01 = result['hosts']
+    assert ex01['changed'] is True and ex01['before'] == {'value': None} and ex01['failed'] is None
+    assert ex02['error_kind'] == AUTHENTICATION and ex02['failed'].startswith('Authentication failed')
+    assert ex03['changed'] is False and ex03['after'] == {'value': 1}
+    assert nowhere['failed'] == 'nowhere is not an inventory host: fleet names inventory hosts, whose variables give the connection.'
+    assert lin01['failed'] == 'lin01 has ansible_connection ssh, not a Windows connection (winrm or psrp).'
+    assert result['failed'] is True and result['changed'] is True
+    assert result['msg'].startswith('3 of 5 hosts failed: ex02: Authentication failed')
+    assert 'nowhere: nowhere is not an inventory host' in result['msg'] and 'lin01: lin01 has' in result['msg']
+    assert result['summary']['total'] == 5 and result['summary']['changed'] == 1 and result['summary']['ok'] == 2
+    assert result['diff'][0]['before_header'] == 'ex01 (before)' and len(result['diff']) == 1
+    # each host's own port and password (ex01's inventory password is not the play's: ex02 keeps its own);
+    # the play's ansible_user overrides the inventory's on every host, as in a task of each host
+    options = clients['options']
+    assert options[16001]['winrm_password'] == 'secret' and options[16002]['winrm_password'] == 'wrong-one'
+    assert [options[port]['winrm_user'] for port in (16001, 16002, 16003)] == ['FLEETFIX\\fromplay'] * 3
+    # check mode wrote nothing; every password is gone from the result
+    assert all(len(clients[port].commands) == 1 for port in (16001, 16003))
+    assert 'secret' not in json.dumps(result) and 'wrong-one' not in json.dumps(result)
+    assert result['invocation']['module_args']['fleet'][0] == 'ex01'
+    assert_connection_unused(connection)
+
+
+def test_fleet_applies_the_fix_and_task_options_reach_every_host(clients):
+    clients[16001] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok('The operation completed successfully.\r\n')])
+    clients[16003] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok('The operation completed successfully.\r\n')])
+    plugin, _connection = fleet_action({'fleet': ['ex01', 'ex03'], 'winrm_read_timeout': 44, 'winrm_password': SECRET})
+    result = plugin.run(task_vars=fleet_task_vars())
+    assert 'failed' not in result, result.get('msg')
+    assert result['changed'] is True and result['summary']['changed'] == 2
+    assert [clients[port].commands[1].startswith('reg add') for port in (16001, 16003)] == [True, True]
+    assert all(clients['options'][port]['winrm_read_timeout'] == 44 for port in (16001, 16003))
+    assert all(clients['options'][port]['winrm_password'] == SECRET for port in (16001, 16003))
+    assert SECRET not in json.dumps(result)
+    assert result['invocation']['module_args']['winrm_password'] == MASKED
+
+
+def test_fleet_takes_the_command_line_credentials_when_no_variable_gives_them(clients):
+    clients[16001] = FakeClient([ok(audit_output(reg=REG_SET))])
+    plugin, _connection = fleet_action({'fleet': ['ex01']}, remote_user='FLEETFIX\\awx', password='from-ask-pass')
+    bare = dict((name, value) for name, value in FLEET_HOSTVARS['ex01'].items() if name not in ('ansible_user', 'ansible_password'))
+    result = plugin.run(task_vars=dict(bare, inventory_hostname='ex01', hostvars={'ex01': bare}, ansible_play_batch=['ex01']))
+    assert result['changed'] is False and 'failed' not in result
+    assert (clients['options'][16001]['winrm_user'], clients['options'][16001]['winrm_password']) == ('FLEETFIX\\awx', 'from-ask-pass')
+    assert 'from-ask-pass' not in json.dumps(result)
+
+
+def test_fleet_refuses_what_one_task_cannot_do_before_connecting(clients):
+    plugin, _connection = fleet_action({'fleet': ['ex01', 'ex02'], 'reboot': True}, run_once=False)
+    result = plugin.run(task_vars=fleet_task_vars())
+    assert result['failed'] is True and clients['options'] == {}
+    assert result['msg'].startswith('fleet acts on every host it names from one task: add run_once: true')
+    assert 'fleet does not restart hosts' in result['msg']
+    plugin, _connection = fleet_action({'fleet': 'ex01', 'max_workers': 'many'})
+    result = plugin.run(task_vars=fleet_task_vars())
+    assert result['failed'] is True and "argument 'max_workers' is of type str" in result['msg']
+    assert clients['options'] == {}
