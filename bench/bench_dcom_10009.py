@@ -6,16 +6,21 @@ Starts its own WinRM peer (launcher part ``winrm``, own state folder and ports, 
 then measures, for each concurrency (5 and 25):
 
 - the floor: a minimal pywinrm script, one ``Session.run_cmd('reg', ['query', ...])`` per
-  host in N threads (what reading the value over WinRM costs at the least);
+  host in N threads (what reading the value over WinRM costs at the least), timed two ways:
+  the reads alone inside this process, and the whole script as its own process (interpreter
+  start-up and imports included, as every ``ansible-playbook`` figure includes them);
 - our audit's own work in-process: ``_winrm.WinRMClient`` + ``_rpc_delegation.manage`` in
   check mode, in N threads (the module without Ansible around it);
-- Ansible alone: an ``ansible-playbook`` run with no task (start-up) and one with
+- Ansible alone: an ``ansible-playbook`` run with no task (start-up), one with
+  ``ansible.builtin.debug`` on every host (Ansible's own cost of a task per host) and one with
   ``ansible.builtin.ping`` on every host over the local connection (the cost of one Python
   module run per host, forks N);
 - the audit (check mode) and the fix (no reboot) as whole ``ansible-playbook`` runs of
   ``fleetfix.remediate.win_ignore_delegation_failure`` on the exchange_servers group of the
-  launcher's inventory, forks N; the peer is reset (``POST /reset``) before every run. Its
-  action plugin does the task inside the Ansible worker (no module process per host).
+  launcher's inventory, forks N, two ways: a task per host (its action plugin does the task
+  inside the Ansible worker, no module process per host), and one ``run_once`` task with
+  ``fleet: "{{ ansible_play_hosts }}"`` and ``max_workers: N``; the peer is reset
+  (``POST /reset``) before every run.
 
 HTTP requests come from the peer's ``GET /stats`` (zeroed before every run). Every run is
 checked: the floor and the audit must find the value missing on every host and leave it so,
@@ -121,6 +126,40 @@ def floor_read(options):
     return 'failed: %r' % result.std_err[:200]
 
 
+FLOOR_SCRIPT = """import concurrent.futures, sys, yaml, winrm
+hosts = yaml.safe_load(open(sys.argv[1]))['all']['children']['exchange_servers']['hosts']
+def read(v):
+    session = winrm.Session('%s://%s:%s/wsman' % (v['ansible_winrm_scheme'], v['ansible_host'], v['ansible_port']),
+                            auth=(v['ansible_user'], v['ansible_password']), transport=v['ansible_winrm_transport'],
+                            server_cert_validation=v['ansible_winrm_server_cert_validation'],
+                            ca_trust_path=v['ansible_winrm_ca_trust_path'])
+    return session.run_cmd('reg', ['query', r'"HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc"', '/v',
+                                   'IgnoreDelegationFailure']).status_code
+with concurrent.futures.ThreadPoolExecutor(int(sys.argv[2])) as pool:
+    codes = set(pool.map(read, hosts.values()))
+sys.exit(0 if codes == {1} else 3)
+"""
+
+
+def measure_floor_script(peer, names, workdir, inventory, threads, repeat):
+    """The floor as a whole process, measured like ansible-playbook: interpreter start, imports, the reads."""
+    path = os.path.join(workdir, 'floor.py')
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(FLOOR_SCRIPT)
+    times = []
+    requests = None
+    for _round in range(repeat):
+        peer.fresh()
+        started = time.monotonic()
+        process = subprocess.run([PYTHON, path, inventory, str(threads)], capture_output=True, text=True, check=False)
+        times.append(time.monotonic() - started)
+        requests = peer.requests_per_host(names)
+        if process.returncode:
+            raise SystemExit('the floor script (%d threads) did not find the value missing everywhere: %s'
+                             % (threads, process.stderr[-1000:]))
+    return dict(seconds=median(times), runs=[round(value, 2) for value in times], **requests)
+
+
 def ours_read(options):
     """Our audit without Ansible: the module's client and decisions, check mode."""
     # pylint: disable-next=import-outside-toplevel
@@ -140,9 +179,18 @@ def _winrm_defaults():
     return dict((name, spec.get('default')) for name, spec in _winrm.winrm_argument_spec().items())
 
 
-def playbook_text(kind):
+def playbook_text(kind, forks):
     if kind == 'empty':
         return '- name: Ansible start-up only\n  hosts: exchange_servers\n  gather_facts: false\n  tasks: []\n'
+    if kind == 'debug':
+        return '''- name: An action that only returns a message, per host
+  hosts: exchange_servers
+  gather_facts: false
+  tasks:
+    - name: Debug
+      ansible.builtin.debug:
+        msg: nothing
+'''
     if kind == 'ping':
         return '''- name: One Python module per host on the controller
   hosts: exchange_servers
@@ -154,6 +202,28 @@ def playbook_text(kind):
     - name: Ping
       ansible.builtin.ping:
 ''' % PYTHON
+    if kind in ('fleet_audit', 'fleet_fix'):
+        return '''- name: DCOM 10009 %s, one task for the fleet
+  hosts: exchange_servers
+  gather_facts: false
+  tasks:
+    - name: Ignore Delegation Failure on every host of the play
+      %s:
+        state: present
+        fleet: "{{ ansible_play_hosts }}"
+        max_workers: %d
+      check_mode: %s
+      run_once: true
+      register: fleet_result
+
+    - name: Every host was read (and changed or would change)
+      ansible.builtin.assert:
+        that:
+          - fleet_result.summary.total == ansible_play_hosts | length
+          - fleet_result.summary.changed == ansible_play_hosts | length
+        quiet: true
+      run_once: true
+''' % (kind, MODULE, forks, 'true' if kind == 'fleet_audit' else 'false')
     return '''- name: DCOM 10009 %s
   hosts: exchange_servers
   gather_facts: false
@@ -168,7 +238,7 @@ def playbook_text(kind):
 def run_playbook(workdir, collections, inventory, kind, forks):
     path = os.path.join(workdir, '%s.yml' % kind)
     with open(path, 'w', encoding='utf-8') as handle:
-        handle.write(playbook_text(kind))
+        handle.write(playbook_text(kind, forks))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR='1', ANSIBLE_PYTHON_INTERPRETER=PYTHON,
                ANSIBLE_RETRY_FILES_ENABLED='false')
     started = time.monotonic()
@@ -209,9 +279,12 @@ def measure_playbook(peer, names, workdir, collections, inventory, kind, forks, 
         elapsed, changed = run_playbook(workdir, collections, inventory, kind, forks)
         requests = peer.requests_per_host(names)
         times.append(elapsed)
-        if kind in ('audit', 'fix'):
+        if kind in ('audit', 'fix', 'fleet_audit', 'fleet_fix'):
             values = peer.values(names)
-            expected = 1 if kind == 'fix' else None
+            expected = 1 if kind in ('fix', 'fleet_fix') else None
+            if kind.startswith('fleet'):
+                # one task on the first host: the playbook's assert checked every host's result
+                changed = dict((name, 1 if requests['per_host_min'] else 0) for name in names)
             if len(changed) != len(names) or set(changed.values()) != {1} or set(values) != {expected}:
                 raise SystemExit('%s run (forks %d): changed %s, values on the hosts %s, expected %s everywhere'
                                  % (kind, forks, sorted(set(changed.values())), sorted(set(map(str, values))), expected))
@@ -256,20 +329,28 @@ def peer_attempt(peer, workdir, inventory, name):
 
 
 def table(figures):
-    rows = ['| way | forks / threads | wall s | HTTP requests per host | vs floor |', '|---|---|---|---|---|']
+    rows = ['| way | forks / threads | wall s | HTTP requests per host | vs floor (reads only) | vs floor script |',
+            '|---|---|---|---|---|---|']
     for forks in figures['forks']:
         floor = figures['floor'][str(forks)]['seconds']
-        for label, key in (('pywinrm run_cmd reg query (floor)', 'floor'),
+        script = figures.get('floor_script', {}).get(str(forks), {}).get('seconds')
+        for label, key in (('pywinrm run_cmd reg query (floor, the reads only)', 'floor'),
+                           ('the same as a whole script (floor script: start-up, import, reads)', 'floor_script'),
                            ('our audit in-process (WinRMClient + manage, check mode)', 'in_process'),
                            ('ansible-playbook, no task (start-up)', 'empty'),
+                           ('ansible-playbook, ansible.builtin.debug per host (Ansible\'s own per-host cost)', 'debug'),
                            ('ansible-playbook, ansible.builtin.ping per host (local)', 'ping'),
-                           ('ansible-playbook audit (check mode)', 'audit'),
-                           ('ansible-playbook fix (no reboot)', 'fix')):
+                           ('ansible-playbook audit, a task per host (check mode)', 'audit'),
+                           ('ansible-playbook fix, a task per host (no reboot)', 'fix'),
+                           ('ansible-playbook audit, one fleet task (check mode)', 'fleet_audit'),
+                           ('ansible-playbook fix, one fleet task (no reboot)', 'fleet_fix')):
             cell = figures.get(key, {}).get(str(forks))
             if not cell:
                 continue
-            per_host = '-' if key in ('empty', 'ping') else '%g' % cell['per_host']
-            rows.append('| %s | %d | %.1f | %s | %.1fx |' % (label, forks, cell['seconds'], per_host, cell['seconds'] / floor))
+            per_host = '-' if key in ('empty', 'debug', 'ping') else '%g' % cell['per_host']
+            rows.append('| %s | %d | %.2f | %s | %.1fx | %s |' % (
+                label, forks, cell['seconds'], per_host, cell['seconds'] / floor,
+                '%.1fx' % (cell['seconds'] / script) if script else '-'))
     return '\n'.join(rows)
 
 
@@ -313,8 +394,16 @@ def main():
             for threads in forks_list:
                 figures[key][str(threads)] = measure_threads(peer, names, function, options, threads, args.repeat)
                 print('  %s, %d threads: %s' % (key, threads, json.dumps(figures[key][str(threads)])), flush=True)
-        ways = [('empty', 'empty', collections), ('ping', 'ping', collections), ('audit', 'audit', collections),
-                ('fix', 'fix', collections)]
+        figures['floor_script'] = {}
+        for threads in forks_list:
+            figures['floor_script'][str(threads)] = measure_floor_script(peer, names, playbooks, inventory, threads,
+                                                                         args.repeat)
+            print('  floor script, %d threads: %s' % (threads, json.dumps(figures['floor_script'][str(threads)])),
+                  flush=True)
+        ways = [('empty', 'empty', collections), ('debug', 'debug', collections), ('ping', 'ping', collections),
+                ('audit', 'audit', collections),
+                ('fix', 'fix', collections), ('fleet_audit', 'fleet_audit', collections),
+                ('fleet_fix', 'fleet_fix', collections)]
         for key, kind, path in ways:
             figures[key] = {}
             for forks in forks_list:
@@ -328,10 +417,14 @@ def main():
     figures['load_after'] = os.getloadavg()[0]
 
     print('\n' + table(figures))
-    audit_requests = max(cell['per_host_max'] for cell in figures['audit'].values())
+    audit_requests = max(cell['per_host_max'] for key in ('audit', 'fleet_audit') for cell in figures[key].values())
     for forks in forks_list:
-        ratio = figures['audit'][str(forks)]['seconds'] / figures['floor'][str(forks)]['seconds']
-        print('forks %d: audit %.1fx the floor (goal 2x: %s)' % (forks, ratio, 'met' if ratio <= 2 else 'missed'))
+        for key, label in (('audit', 'audit, a task per host'), ('fleet_audit', 'audit, one fleet task')):
+            seconds = figures[key][str(forks)]['seconds']
+            ratios = [seconds / figures[floor][str(forks)]['seconds'] for floor in ('floor', 'floor_script')]
+            print('forks %d: %s %.1fx the floor\'s reads, %.1fx the floor script (goal 2x: %s)'
+                  % (forks, label, ratios[0], ratios[1],
+                     'met' if max(ratios) <= 2 else 'met against the script' if ratios[1] <= 2 else 'missed'))
     print('audit: at most %d HTTP requests per host (goal 8: %s)' % (audit_requests, 'met' if audit_requests <= 8 else 'missed'))
     if 'ansible_windows' in figures:
         attempt = figures['ansible_windows']

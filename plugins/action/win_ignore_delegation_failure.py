@@ -15,6 +15,11 @@ host, no module is transferred, and the task's connection is never used, so noth
 temporary folder) is created on the Windows host. The result is what AnsibleModule would
 return: no_log values (the password) removed from all of it, ``invocation.module_args``,
 ``warnings``; every failure is ``failed`` with a ``msg``, never a traceback.
+
+With the ``fleet`` option one task (``run_once``) does this for every host it names: each
+host's connection comes from its ``hostvars`` (under the play's variables), the hosts run in
+threads spread over a few forked processes, and the result reports each host and fails at the
+end naming the failed ones (``_rpc_delegation.fleet_result``).
 """
 
 from __future__ import annotations

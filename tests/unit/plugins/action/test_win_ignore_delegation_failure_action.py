@@ -405,3 +405,10 @@ def test_fleet_refuses_what_one_task_cannot_do_before_connecting(clients):
     result = plugin.run(task_vars=fleet_task_vars())
     assert result['failed'] is True and "argument 'max_workers' is of type str" in result['msg']
     assert clients['options'] == {}
+
+
+def test_fleet_processes_one_per_cpu_and_per_sixteen_hosts(monkeypatch):
+    monkeypatch.setattr(action.os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+    assert [action.fleet_processes(hosts) for hosts in (1, 16, 17, 100)] == [1, 1, 2, 2]
+    monkeypatch.setattr(action.os, 'sched_getaffinity', lambda pid: set(range(32)), raising=False)
+    assert [action.fleet_processes(hosts) for hosts in (33, 1000)] == [3, 4]
