@@ -77,7 +77,8 @@ class ProcessError(Exception):
 def run_bounded_in_processes(items, work, max_workers, processes):
     """``run_bounded`` spread over up to ``processes`` processes, so CPU-bound calls are not serialized by the GIL.
 
-    The items are split in contiguous shares; each share but the first runs in a child forked
+    The items are split in contiguous shares, in proportion to the threads each process gets
+    (``max_workers`` in all); each share but the first runs in a child forked
     here (before any thread of this call starts) with its part of the ``max_workers`` threads,
     and sends its values back as JSON, so ``work`` must return JSON-serializable values. An
     exception in a child comes back as ``ProcessError`` naming its type and text; a child that
@@ -88,14 +89,14 @@ def run_bounded_in_processes(items, work, max_workers, processes):
     processes = max(1, min(processes, max_workers, len(items)))
     if processes == 1 or not hasattr(os, 'fork'):
         return run_bounded(items, work, max_workers)
-    size, extra = divmod(len(items), processes)
+    # Each process gets threads as even as they go, and items in proportion to its threads.
+    threads = [max_workers // processes + (1 if index < max_workers % processes else 0) for index in range(processes)]
     shares = []
     start = 0
     for index in range(processes):
-        end = start + size + (1 if index < extra else 0)
+        end = len(items) * sum(threads[:index + 1]) // sum(threads)
         shares.append(items[start:end])
         start = end
-    threads = [max_workers // processes + (1 if index < max_workers % processes else 0) for index in range(processes)]
     children = [_fork_share(share, work, share_threads) for share, share_threads in zip(shares[1:], threads[1:])]
     triples = run_bounded(shares[0], work, threads[0])
     for share, (pid, reader) in zip(shares[1:], children):

@@ -30,6 +30,12 @@ def test_processes_share_the_items_and_keep_their_order():
     assert [value[1] for _item, value, _error in triples] == [True] * 5 + [False] * 5
 
 
+def test_items_follow_the_threads_of_each_process():
+    # 3 threads over 2 processes: 2 here, 1 in the child, so 6 of the 9 items here
+    triples = run_bounded_in_processes(range(9), where, max_workers=3, processes=2)
+    assert [value[1] for _item, value, _error in triples] == [True] * 6 + [False] * 3
+
+
 def test_one_process_or_one_item_is_run_bounded_here():
     for processes, items in ((1, range(6)), (3, [7])):
         triples = run_bounded_in_processes(items, where, max_workers=4, processes=processes)
