@@ -13,16 +13,13 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._fleet import (
     run_bounded_in_processes,
 )
 
-PARENT = os.getpid()
-
-
-def where(item):
-    """The item, and whether it ran in this (the test's) process."""
-    return [item, os.getpid() == PARENT]
+def where_from(parent):
+    """work(): the item, and whether it ran in ``parent`` (the test's process, known when the test runs)."""
+    return lambda item: [item, os.getpid() == parent]
 
 
 def test_processes_share_the_items_and_keep_their_order():
-    triples = run_bounded_in_processes(range(10), where, max_workers=4, processes=2)
+    triples = run_bounded_in_processes(range(10), where_from(os.getpid()), max_workers=4, processes=2)
     assert [item for item, _value, _error in triples] == list(range(10))
     assert all(error is None for _item, _value, error in triples)
     assert [value[0] for _item, value, _error in triples] == list(range(10))
@@ -32,11 +29,12 @@ def test_processes_share_the_items_and_keep_their_order():
 
 def test_items_follow_the_threads_of_each_process():
     # 3 threads over 2 processes: 2 here, 1 in the child, so 6 of the 9 items here
-    triples = run_bounded_in_processes(range(9), where, max_workers=3, processes=2)
+    triples = run_bounded_in_processes(range(9), where_from(os.getpid()), max_workers=3, processes=2)
     assert [value[1] for _item, value, _error in triples] == [True] * 6 + [False] * 3
 
 
 def test_one_process_or_one_item_is_run_bounded_here():
+    where = where_from(os.getpid())
     for processes, items in ((1, range(6)), (3, [7])):
         triples = run_bounded_in_processes(items, where, max_workers=4, processes=processes)
         assert all(value[1] for _item, value, _error in triples)
@@ -59,13 +57,13 @@ def test_an_exception_in_a_child_comes_back_with_its_type_and_text():
     assert isinstance(there, ProcessError) and str(there) == 'ValueError: item 3 is odd'
 
 
-def dies_in_the_child(item):
-    if os.getpid() != PARENT:
-        os._exit(9)  # pylint: disable=protected-access
-    return item
-
-
 def test_a_child_that_dies_fails_its_items_not_the_others():
+    parent = os.getpid()
+
+    def dies_in_the_child(item):
+        if os.getpid() != parent:
+            os._exit(9)  # pylint: disable=protected-access
+        return item
     triples = run_bounded_in_processes(range(6), dies_in_the_child, max_workers=3, processes=3)
     assert [value for _item, value, _error in triples[:2]] == [0, 1]
     for _item, value, error in triples[2:]:
