@@ -13,6 +13,7 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._fleet import (
     run_bounded_in_processes,
 )
 
+
 def where_from(parent):
     """work(): the item, and whether it ran in ``parent`` (the test's process, known when the test runs)."""
     return lambda item: [item, os.getpid() == parent]
