@@ -97,7 +97,7 @@ options:
     default: 50
   fleet:
     description:
-      - Act on all these inventory hosts from this one task run once (C(run_once=true), see the examples), instead
+      - Act on all these inventory hosts from this one task, which then runs once (C(run_once=true), see the examples), instead
         of on the task host. Each host is reached with its own C(ansible_host), C(ansible_port),
         C(ansible_user), C(ansible_password) and C(ansible_winrm_*) variables, as a task of that host would be;
         a variable set on the play, a role, a block or the task applies to every host, and so do the
