@@ -254,9 +254,9 @@ def fleet_processes(hosts):
 
 
 def _run_job(job, check_mode, diff):
-    name, module_args = job
+    module_args = job[1]
     if not isinstance(module_args, dict):
-        return dict(failed=True, msg='%s %s' % (name, module_args))
+        return dict(failed=True, msg=module_args)
     return execute(module_args, check_mode=check_mode, diff=diff)
 
 
@@ -336,13 +336,13 @@ class ActionModule(ActionBase):
         jobs = []
         for name in unique(params['fleet']):
             if name not in hostvars:
-                jobs.append((name, 'is not an inventory host: fleet names inventory hosts, whose variables give the '
+                jobs.append((name, 'not an inventory host: fleet names inventory hosts, whose variables give the '
                                    'connection.'))
                 continue
             host_vars = fleet_host_vars(name, hostvars[name], play_vars)
             connection = _connection_name(host_vars, template)
             if connection not in WINDOWS_CONNECTIONS + ('',):
-                jobs.append((name, 'has ansible_connection %s, not a Windows connection (winrm or psrp).' % connection))
+                jobs.append((name, 'ansible_connection %s is not a Windows connection (winrm or psrp).' % connection))
                 continue
             options = host_connection_options(host_vars, template)
             for option, value in command_line.items():

@@ -352,11 +352,11 @@ def test_fleet_runs_every_host_with_its_own_variables_and_fails_naming_the_faile
     assert ex01['changed'] is True and ex01['before'] == {'value': None} and ex01['failed'] is None
     assert ex02['error_kind'] == AUTHENTICATION and ex02['failed'].startswith('Authentication failed')
     assert ex03['changed'] is False and ex03['after'] == {'value': 1}
-    assert nowhere['failed'] == 'nowhere is not an inventory host: fleet names inventory hosts, whose variables give the connection.'
-    assert lin01['failed'] == 'lin01 has ansible_connection ssh, not a Windows connection (winrm or psrp).'
+    assert nowhere['failed'] == 'not an inventory host: fleet names inventory hosts, whose variables give the connection.'
+    assert lin01['failed'] == 'ansible_connection ssh is not a Windows connection (winrm or psrp).'
     assert result['failed'] is True and result['changed'] is True
     assert result['msg'].startswith('3 of 5 hosts failed: ex02: Authentication failed')
-    assert 'nowhere: nowhere is not an inventory host' in result['msg'] and 'lin01: lin01 has' in result['msg']
+    assert 'nowhere: not an inventory host' in result['msg'] and 'lin01: ansible_connection ssh is not' in result['msg']
     assert result['summary']['total'] == 5 and result['summary']['changed'] == 1 and result['summary']['ok'] == 2
     assert result['diff'][0]['before_header'] == 'ex01 (before)' and len(result['diff']) == 1
     # each host's own port and password (ex01's inventory password is not the play's: ex02 keeps its own);
