@@ -13,7 +13,7 @@ OS_2008R2 = {'caption': 'Microsoft Windows Server 2008 R2 Enterprise ', 'version
 OS_2012R2 = {'caption': 'Microsoft Windows Server 2012 R2 Standard', 'version': '6.3.9600',
              'build': '9600', 'service_pack': ''}
 DEFAULT_FAULTS = {'wrong_password': False, 'access_denied': False, 'never_returns': False,
-                  'slow_seconds': 0, 'down': False, 'shell_access_denied': False}
+                  'slow_seconds': 0, 'down': False, 'shell_access_denied': False, 'keeps_logging': False}
 # Keys every host has, so that `reg query` of a parent key answers like Windows does.
 BASE_KEYS = (
     r'HKEY_LOCAL_MACHINE\Software',
@@ -149,7 +149,8 @@ class Host:
         self._notify()
 
     def _generate_events(self, until):
-        if self.effective_value == 1 or self.event_interval <= 0:
+        # keeps_logging: the events have a cause the policy does not cover, so they go on after the restart.
+        if (self.effective_value == 1 and not self.faults['keeps_logging']) or self.event_interval <= 0:
             self.events_generated_until = max(self.events_generated_until, until)
             return
         step = datetime.timedelta(seconds=self.event_interval)

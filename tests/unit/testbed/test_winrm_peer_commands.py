@@ -216,6 +216,19 @@ def test_wevtutil_events_stop_after_a_restart_with_the_value(fleet):
     assert [event for event in host.events if event.event_id == 10009 and event.created >= host.boot_time] == []
 
 
+def test_a_host_that_keeps_logging_logs_after_the_restart_with_the_value(fleet):
+    host = fleet.hosts['ex03']
+    host.update({'faults': {'keeps_logging': True}})
+    run(fleet, 'reg add %s /v IgnoreDelegationFailure /t REG_DWORD /d 1 /f' % KEY, 'ex03')
+    run(fleet, 'shutdown /r /t 0', 'ex03')
+    later = host.shutdown_at + datetime.timedelta(seconds=1)
+    host.tick(later)
+    host.tick(later + datetime.timedelta(seconds=1))
+    assert host.up and host.restarts == 1 and host.effective_value == 1
+    host.tick(later + datetime.timedelta(seconds=60))
+    assert len([event for event in host.events if event.event_id == 10009 and event.created >= host.boot_time]) >= 11
+
+
 def test_wevtutil_text_format(fleet):
     out = run(fleet, 'wevtutil qe System /q:"%s" /c:1 /rd:true /f:text' % DCOM_QUERY)[0]
     lines = out.split('\r\n')

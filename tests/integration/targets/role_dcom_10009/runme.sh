@@ -56,6 +56,20 @@ grep -q 'DCOM 10009 fix failed on: ex02\.' "$logs/dcom_never.log"
 grep -q 'Not restarted because the rollout stopped: ex03, ex04\.' "$logs/dcom_never.log"
 ansible-playbook -i "$inventory" never_returns.yml "$@"
 
+# 4b. ex03 comes back but still logs 10009 events: the proof fails, the rollout stops there, naming it.
+# The peer logs one event every 5 s, so the role settles 6 s before it counts them.
+ansible-playbook setup.yml -e keeps_logging=ex03 "$@"
+if ansible-playbook -i "$inventory" fleetfix.remediate.dcom_10009 -e dcom_10009_settle_seconds=6 -e dcom_10009_reboot_timeout=30 \
+    "$@" >"$logs/dcom_keeps_logging.log" 2>&1; then
+  cat "$logs/dcom_keeps_logging.log"
+  echo "the playbook should have failed on ex03" >&2
+  exit 1
+fi
+cat "$logs/dcom_keeps_logging.log"
+grep -Eq 'ex03: [0-9]+ DCOM 10009 events since the restart \(newest [^)]+\): the policy is not in effect' "$logs/dcom_keeps_logging.log"
+grep -q 'DCOM 10009 fix failed on: ex03\.' "$logs/dcom_keeps_logging.log"
+grep -q 'Not restarted because the rollout stopped: ex04\.' "$logs/dcom_keeps_logging.log"
+
 # 5. The same fault through the site playbook: every host is in the compliance report.
 ansible-playbook setup.yml -e never_returns=ex02 "$@"
 # The testbed inventory has no vcenters group; ansible-test makes an unmatched pattern an error.
