@@ -260,11 +260,6 @@ def _run_job(job, check_mode, diff):
     return execute(module_args, check_mode=check_mode, diff=diff)
 
 
-def unique(names):
-    seen = set()
-    return [name for name in names if not (name in seen or seen.add(name))]
-
-
 def play_level_vars(task_vars, task_host_inventory_vars, template):
     """The connection variables the task host has from the play, a role, a block or the task.
 
@@ -334,7 +329,7 @@ class ActionModule(ActionBase):
                     del command_line[option]
         task_args = dict((key, value) for key, value in self._task.args.items() if key not in ('fleet', 'max_workers'))
         jobs = []
-        for name in unique(params['fleet']):
+        for name in dict.fromkeys(params['fleet']):  # each host once, in order
             if name not in hostvars:
                 jobs.append((name, 'not an inventory host: fleet names inventory hosts, whose variables give the '
                                    'connection.'))
