@@ -35,6 +35,7 @@ PowerShell bootstrap, which needs PowerShell 5.1 on the host; stock Windows Serv
 
 import argparse
 import concurrent.futures
+import inspect
 import json
 import os
 import re
@@ -46,19 +47,12 @@ import urllib.request
 
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
+from _common import PYTHON, ROOT, launcher, stage_collection, write_results
+
 MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
 POLICY_KEY = r'HKLM\Software\Policies\Microsoft\Windows NT\Rpc'
 VALUE_NAME = 'IgnoreDelegationFailure'
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
-
-
-def launcher(state_dir, *args):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'tests', 'testbed'))
-    subprocess.run([PYTHON, '-m', 'testbed'] + list(args) + ['--state-dir', state_dir], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
 
 
 class Peer:
@@ -87,11 +81,6 @@ class Peer:
     def values(self, names):
         hosts = dict((host['name'], host) for host in self.call('hosts'))
         return [hosts[name]['registry'].get(VALUE_NAME) for name in names]
-
-
-def stage_collection(target):
-    subprocess.run(['make', '-s', 'stage', 'STAGE_ROOT=%s' % target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return target
 
 
 def host_options(testbed, name):
@@ -126,26 +115,30 @@ def floor_read(options):
     return 'failed: %r' % result.std_err[:200]
 
 
-FLOOR_SCRIPT = """import concurrent.futures, sys, yaml, winrm
-hosts = yaml.safe_load(open(sys.argv[1]))['all']['children']['exchange_servers']['hosts']
-def read(v):
-    session = winrm.Session('%s://%s:%s/wsman' % (v['ansible_winrm_scheme'], v['ansible_host'], v['ansible_port']),
-                            auth=(v['ansible_user'], v['ansible_password']), transport=v['ansible_winrm_transport'],
-                            server_cert_validation=v['ansible_winrm_server_cert_validation'],
-                            ca_trust_path=v['ansible_winrm_ca_trust_path'])
-    return session.run_cmd('reg', ['query', r'"HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc"', '/v',
-                                   'IgnoreDelegationFailure']).status_code
-with concurrent.futures.ThreadPoolExecutor(int(sys.argv[2])) as pool:
-    codes = set(pool.map(read, hosts.values()))
-sys.exit(0 if codes == {1} else 3)
+FLOOR_SCRIPT_MAIN = """
+
+if __name__ == '__main__':
+    with open(sys.argv[1], encoding='utf-8') as handle:
+        testbed = yaml.safe_load(handle)['all']['children']
+    hosts = [host_options(testbed, name) for name in sorted(testbed['exchange_servers']['hosts'])]
+    with concurrent.futures.ThreadPoolExecutor(int(sys.argv[2])) as pool:
+        found = set(pool.map(floor_read, hosts))
+    sys.exit(0 if found == {'missing'} else 3)
 """
+
+
+def floor_script():
+    """The floor as a script of its own: this file's ``floor_read`` and ``host_options``, run in threads."""
+    return ''.join(['import concurrent.futures\nimport sys\n\nimport yaml\n\n',
+                    'POLICY_KEY = %r\nVALUE_NAME = %r\n\n\n' % (POLICY_KEY, VALUE_NAME),
+                    inspect.getsource(host_options), '\n\n', inspect.getsource(floor_read), FLOOR_SCRIPT_MAIN])
 
 
 def measure_floor_script(peer, names, workdir, inventory, threads, repeat):
     """The floor as a whole process, measured like ansible-playbook: interpreter start, imports, the reads."""
     path = os.path.join(workdir, 'floor.py')
     with open(path, 'w', encoding='utf-8') as handle:
-        handle.write(FLOOR_SCRIPT)
+        handle.write(floor_script())
     times = []
     requests = None
     for _round in range(repeat):
@@ -429,10 +422,7 @@ def main():
     if 'ansible_windows' in figures:
         attempt = figures['ansible_windows']
         print('ansible.windows.win_reg_stat: %s' % ('ok' if attempt['ok'] else 'failed: %s' % attempt['reason']))
-    results = os.path.join(HERE, '.results')
-    os.makedirs(results, exist_ok=True)
-    with open(os.path.join(results, 'dcom_10009.json'), 'w', encoding='utf-8') as handle:
-        json.dump(figures, handle, indent=2)
+    write_results('dcom_10009', figures)
     return 0
 
 

@@ -28,18 +28,12 @@ import tempfile
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
+from _common import PYTHON, ROOT, launcher, stage_collection, write_results
+
 SERVERS = ['ntp1.example.com', '192.0.2.10']
 HOSTS_PER_CLUSTER = 100
 USERNAME = 'administrator@vsphere.local'
 PASSWORD = 'FleetFix-vcsim-1!'
-
-
-def launcher(state_dir, *args):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'tests', 'testbed'), FLEETFIX_TESTBED_STATE=state_dir)
-    subprocess.run([PYTHON, '-m', 'testbed'] + list(args), cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def control(port, path, method='GET'):
@@ -48,12 +42,6 @@ def control(port, path, method='GET'):
                                      data=b'{}' if method == 'POST' else None)
     with urllib.request.urlopen(request, context=context, timeout=120) as response:
         return json.load(response)
-
-
-def stage_collection(workdir):
-    subprocess.run(['make', '-s', 'stage', 'STAGE_ROOT=%s' % workdir], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-    return workdir
 
 
 def ours_playbook(port, check):
@@ -239,10 +227,7 @@ def main():
                 print('%d hosts, %s: %.1fx faster (ratio of medians), %.1fx (median of per-round ratios %s)' % (
                     size, label, peer[run + '_s'] / ours[run + '_s'], statistics.median(per_round),
                     ', '.join('%.1f' % ratio for ratio in per_round)))
-    results = os.path.join(HERE, '.results')
-    os.makedirs(results, exist_ok=True)
-    with open(os.path.join(results, 'esxi_time.json'), 'w', encoding='utf-8') as handle:
-        json.dump(rows, handle, indent=2)
+    write_results('esxi_time', rows)
     return 0
 
 

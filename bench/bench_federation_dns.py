@@ -32,9 +32,7 @@ import time
 
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-PYTHON = os.path.join(ROOT, '.venv', 'bin', 'python')
+from _common import ROOT, launcher, stage_collection, write_results
 
 
 OUR_PLAYBOOK = '''
@@ -66,17 +64,6 @@ PEER_PLAYBOOK = '''
                        'nameservers': peer.records | map(attribute='values') | map('list') | flatten | unique | sort}
                       | to_json }}"
 '''
-
-
-def launcher(state_dir, *args):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, 'tests', 'testbed'))
-    subprocess.run([PYTHON, '-m', 'testbed'] + list(args) + ['--state-dir', state_dir], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-
-
-def stage_collection(workdir):
-    subprocess.run(['make', '-s', 'stage', 'STAGE_ROOT=%s' % workdir], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return workdir
 
 
 def run_playbook(ansible_playbook, playbook, workdir, collections_path, wrapper=(), extra_env=None):
@@ -199,9 +186,7 @@ def main():
             figures[key.replace('_runs_s', '_best_s')] = min(runs) if runs else None
     finally:
         launcher(state_dir, 'down', '--only', 'dns')
-    os.makedirs(os.path.join(HERE, '.results'), exist_ok=True)
-    with open(os.path.join(HERE, '.results', 'federation_dns.json'), 'w') as handle:
-        json.dump(figures, handle, indent=2)
+    write_results('federation_dns', figures)
     print(json.dumps(figures, indent=2))
 
 
