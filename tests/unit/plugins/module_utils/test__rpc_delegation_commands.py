@@ -21,4 +21,4 @@ def test_audit_command_is_one_line_with_markers():
 
 def test_events_command_escapes_nothing_it_does_not_need():
     assert commands.events_command(5) == ('wevtutil qe System /q:"*[System[Provider[@Name=\'Microsoft-Windows-DistributedCOM\'] '
-                                     'and (EventID=10009)]]" /c:5 /rd:true /f:xml /e:Events')
+                                          'and (EventID=10009)]]" /c:5 /rd:true /f:xml /e:Events')

@@ -6,10 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation_fleet as fleet
-from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_delegation_samples import (
-    ok,
-    PARAMS,
-)
+from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_delegation_samples import PARAMS
 
 
 def test_fleet_problems_name_what_a_fleet_task_cannot_do():
@@ -17,7 +14,7 @@ def test_fleet_problems_name_what_a_fleet_task_cannot_do():
     # a play of one host needs no run_once
     assert fleet.fleet_problems(dict(PARAMS, max_workers=16), run_once=False, play_hosts=1) == []
     problems = fleet.fleet_problems(dict(PARAMS, reboot=True, method='gpo', winrm_host='ex01', max_workers=0),
-                                  run_once=False, play_hosts=40)
+                                    run_once=False, play_hosts=40)
     assert problems[0].startswith('fleet acts on every host it names from one task: add run_once: true')
     assert 'each of the 40 hosts of the play would act on the whole fleet' in problems[0]
     assert problems[1].startswith('fleet does not restart hosts')

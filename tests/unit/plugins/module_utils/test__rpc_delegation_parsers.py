@@ -65,13 +65,13 @@ def test_parse_events_with_and_without_root():
 def test_events_since_boot_counts_and_flags_the_limit():
     boot = datetime.datetime(2026, 11, 24, 10, 28, 33, tzinfo=UTC)
     events = parsers.parse_events(events_xml('2026-11-24T10:31:33.7191170Z', '2026-11-24T10:29:00.0Z',
-                                         '2026-11-24T10:00:00.0Z'))
+                                             '2026-11-24T10:00:00.0Z'))
     summary = parsers.events_since(events, boot, limit=50)
     assert summary == {'since_boot': 2, 'complete': True, 'newest': '2026-11-24T10:31:33.719117Z',
                        'newest_target': 'dc01.fleetfix.local'}
     assert parsers.events_since(events[:2], boot, limit=2)['complete'] is False
     assert parsers.events_since([], boot, limit=50) == {'since_boot': 0, 'complete': True, 'newest': None,
-                                                    'newest_target': None}
+                                                        'newest_target': None}
 
 
 def test_split_sections():
@@ -106,7 +106,7 @@ def test_split_sections_drops_a_section_without_its_closing_marker():
 
 def test_wmic_table_noise_and_caption_space():
     properties = parsers.parse_wmic_value('\r\r\n\r\r\nCaption=Microsoft Windows Server 2008 R2 Standard \r\r\n'
-                                      'Version=6.1.7600\r\r\n\r\r\n')
+                                          'Version=6.1.7600\r\r\n\r\r\n')
     assert properties == {'Caption': 'Microsoft Windows Server 2008 R2 Standard', 'Version': '6.1.7600'}
     facts = parsers.os_facts(properties)
     assert facts['affected'] is True and facts['boot_time'] is None
@@ -127,7 +127,7 @@ def test_parse_events_keeps_events_without_data_or_time():
             "<Provider Name='Microsoft-Windows-DistributedCOM'/><EventID>10009</EventID>"
             "<Computer>ex01</Computer></System></Event></Events>")
     assert parsers.parse_events(bare) == [{'time': None, 'record_id': None, 'event_id': 10009,
-                                       'provider': 'Microsoft-Windows-DistributedCOM', 'computer': 'ex01', 'target': None}]
+                                           'provider': 'Microsoft-Windows-DistributedCOM', 'computer': 'ex01', 'target': None}]
     # an event without a time counts for nothing, and the boot time unknown means no count at all
     summary = parsers.events_since(parsers.parse_events(bare), None, limit=50)
     assert summary == {'since_boot': None, 'complete': True, 'newest': None, 'newest_target': None}
