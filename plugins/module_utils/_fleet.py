@@ -14,8 +14,6 @@ per-item work with ``run_bounded`` so one exception never stops the others, and 
 from __future__ import annotations
 
 import concurrent.futures
-import json
-import os
 
 
 class HostResult:
@@ -68,74 +66,6 @@ def run_bounded(items, work, max_workers):
             error = future.exception()
             triples.append((item, None if error else future.result(), error))
         return triples
-
-
-class ProcessError(Exception):
-    """A call that ran in a helper process failed there (its exception's type and text), or the process died."""
-
-
-def run_bounded_in_processes(items, work, max_workers, processes):
-    """``run_bounded`` spread over up to ``processes`` processes, so CPU-bound calls are not serialized by the GIL.
-
-    The items are split in contiguous shares, in proportion to the threads each process gets
-    (``max_workers`` in all); each share but the first runs in a child forked
-    here (before any thread of this call starts) with its part of the ``max_workers`` threads,
-    and sends its values back as JSON, so ``work`` must return JSON-serializable values. An
-    exception in a child comes back as ``ProcessError`` naming its type and text; a child that
-    ends without a result (killed, crashed) fails each of its items with a ``ProcessError``.
-    Without ``os.fork``, or for one process, this is ``run_bounded``.
-    """
-    items = list(items)
-    processes = max(1, min(processes, max_workers, len(items)))
-    if processes == 1 or not hasattr(os, 'fork'):
-        return run_bounded(items, work, max_workers)
-    # Each process gets threads as even as they go, and items in proportion to its threads.
-    threads = [max_workers // processes + (1 if index < max_workers % processes else 0) for index in range(processes)]
-    shares = []
-    start = 0
-    for index in range(processes):
-        end = len(items) * sum(threads[:index + 1]) // sum(threads)
-        shares.append(items[start:end])
-        start = end
-    children = [_fork_share(share, work, share_threads) for share, share_threads in zip(shares[1:], threads[1:])]
-    triples = run_bounded(shares[0], work, threads[0])
-    for share, (pid, reader) in zip(shares[1:], children):
-        triples.extend(_collect_share(share, pid, reader))
-    return triples
-
-
-def _fork_share(share, work, threads):
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: run the share, write the outcome, never return into the caller
-        status = 1
-        try:
-            os.close(reader)
-            outcome = [[value, None] if error is None else [None, '%s: %s' % (type(error).__name__, error)]
-                       for _item, value, error in run_bounded(share, work, threads)]
-            with os.fdopen(writer, 'wb') as stream:
-                stream.write(json.dumps(outcome).encode('utf-8'))
-            status = 0
-        finally:
-            os._exit(status)  # pylint: disable=protected-access
-    os.close(writer)
-    return pid, reader
-
-
-def _collect_share(share, pid, reader):
-    with os.fdopen(reader, 'rb') as stream:
-        data = stream.read()
-    _pid, status = os.waitpid(pid, 0)
-    try:
-        outcome = json.loads(data.decode('utf-8'))
-    except ValueError:
-        outcome = None
-    if not isinstance(outcome, list) or len(outcome) != len(share):
-        error = ProcessError('the helper process for %d of the items ended without a result (wait status %d)'
-                             % (len(share), status))
-        return [(item, None, error) for item in share]
-    return [(item, value, None if message is None else ProcessError(message))
-            for item, (value, message) in zip(share, outcome)]
 
 
 class FleetReport:

@@ -6,8 +6,8 @@
 # This file is private to the fleetfix.remediate collection: its API may change without notice.
 """The win_ignore_delegation_failure task: its options, their validation, the client, the result.
 
-``argument_spec`` and ``run_task`` are the whole task, shared by the module's ``main()``
-(AnsibleModule) and the action plugin, which runs it inside the Ansible worker.
+``argument_spec`` and ``run_task`` are the whole task, which the action plugin runs inside the
+Ansible worker (the module file is its documentation).
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ def argument_spec():
         reboot_timeout=dict(type='int', default=600),
         check_events=dict(type='bool', default=True),
         events_limit=dict(type='int', default=50),
-        fleet=dict(type='list', elements='str'),
-        max_workers=dict(type='int', default=16),
     )
     return spec
 
@@ -78,10 +76,6 @@ def validate_params(params):
     limit = params.get('events_limit')
     if limit is not None and not 1 <= limit <= 10000:
         problems.append('events_limit must be between 1 and 10000, not %s.' % limit)
-    if params.get('fleet') is not None:
-        # The action plugin runs a fleet task host by host; a module process sees no inventory.
-        problems.append('fleet needs the inventory variables of the hosts it names, which only the action plugin '
-                        'reads: run the task with ansible-playbook (not the module file on its own).')
     return problems
 
 

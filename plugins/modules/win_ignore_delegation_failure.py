@@ -95,37 +95,24 @@ options:
         RV(dcom_10009.since_boot) is a lower bound and RV(dcom_10009.complete) is V(false).
     type: int
     default: 50
-  fleet:
-    description:
-      - Act on all these inventory hosts from this one task, which then runs once (C(run_once=true), see the examples), instead
-        of on the task host. Each host is reached with its own C(ansible_host), C(ansible_port),
-        C(ansible_user), C(ansible_password) and C(ansible_winrm_*) variables, as a task of that host would be;
-        a variable set on the play, a role, a block or the task applies to every host, and so do the
-        C(winrm_*) options of the task (except O(winrm_host), which is refused).
-      - The hosts are read (and fixed) at the same time, O(max_workers) at a time, from threads spread over
-        up to one process per CPU of the controller (at most 4). Every host is tried; the task fails at the
-        end naming each host that failed and why. Per-host results are in RV(hosts), counts in RV(summary).
-      - For an audit or a fix of hundreds of hosts this is much faster than a task per host, which costs
-        Ansible a worker process per host. It does not restart hosts (O(reboot) and O(force_reboot) are
-        refused; restart them a batch at a time with the P(fleetfix.remediate.dcom_10009#role) role) and applies
-        to O(method=registry) only.
-    type: list
-    elements: str
-  max_workers:
-    description:
-      - With O(fleet), how many hosts are talked to at the same time.
-    type: int
-    default: 16
 notes:
-  - The host's C(ansible_connection) stays C(winrm) and its shell C(powershell), and is not used; the action
-    plugin validates the options, talks WinRM and builds the result inside the Ansible worker process on the
-    controller, with the controller's Python and its pywinrm. No module is transferred, no Python process is
-    started per host and nothing (no temporary folder) is created on the Windows host, so neither
-    C(delegate_to) nor Python on Windows is needed. Delegated to V(localhost), the O(winrm_host) and other
-    options still apply. Delegated to a Windows host (a domain controller for O(method=gpo)), that host's
-    C(ansible_*) variables give the connection.
-  - The module file stays a complete module whose C(main()) runs the same code, and the action returns what
-    it would (C(invocation), C(warnings)), with no C(no_log) value (the password) anywhere in the result.
+  - The host's C(ansible_connection) stays C(winrm) and its shell C(powershell), and is not used to connect;
+    the action plugin validates the options, talks WinRM and builds the result inside the Ansible worker process
+    on the controller, with the controller's Python and its pywinrm. No module is transferred, no Python process
+    is started per host and nothing (no temporary folder) is created on the Windows host, so neither
+    C(delegate_to) nor Python on Windows is needed.
+  - The connection settings are those of the C(ansible.builtin.winrm) connection plugin for the host, as Ansible
+    resolves them (its variables such as C(ansible_host), C(ansible_port), C(ansible_user), C(ansible_password),
+    C(ansible_winrm_transport), C(ansible_winrm_scheme), the pass-through C(ansible_winrm_server_cert_validation),
+    C(ansible_winrm_ca_trust_path), C(ansible_winrm_message_encryption), C(ansible_winrm_operation_timeout_sec),
+    C(ansible_winrm_read_timeout_sec), the C(remote_user) keyword, C(-u) and C(--ask-pass)); a C(winrm_*) option
+    of the task wins. Delegated to V(localhost), the task host's settings and the O(winrm_host) and other
+    options apply. Delegated to a Windows host (a domain controller for O(method=gpo)), that host's settings.
+  - The result is what a module would return (C(invocation), C(warnings)), with no C(no_log) value (the
+    password) anywhere in it.
+  - To audit or fix many hosts, run the task on all of them and raise C(forks); restart them a batch at a time
+    with the P(fleetfix.remediate.dcom_10009#role) role and the C(fleetfix.remediate.dcom_10009) playbook
+    (C(serial)).
 seealso:
   - ref: fleetfix.remediate.dcom_10009 role <ansible_collections.fleetfix.remediate.dcom_10009_role>
     description: Applies the fix to every Exchange server and restarts them a few at a time.
@@ -156,19 +143,6 @@ EXAMPLES = r'''
   delegate_to: "{{ groups['domain_controllers'][0] }}"
   run_once: true
 
-- name: Audit every host of the play from one task (fast for large fleets)
-  fleetfix.remediate.win_ignore_delegation_failure:
-    fleet: "{{ ansible_play_hosts }}"
-    max_workers: 25
-  check_mode: true
-  run_once: true
-  register: dcom_fleet
-
-- name: Show the hosts that still need the fix
-  ansible.builtin.debug:
-    msg: "{{ dcom_fleet.hosts | selectattr('changed') | map(attribute='name') | list }}"
-  run_once: true
-
 - name: From localhost, with explicit connection options
   fleetfix.remediate.win_ignore_delegation_failure:
     winrm_host: ex01.example.com
@@ -181,12 +155,12 @@ EXAMPLES = r'''
 RETURN = r'''
 method:
   description: V(registry) or V(gpo).
-  returned: without O(fleet)
+  returned: success
   type: str
   sample: registry
 before:
   description: The value before the run.
-  returned: without O(fleet)
+  returned: success
   type: dict
   contains:
     value:
@@ -195,7 +169,7 @@ before:
   sample: {value: null}
 after:
   description: The value after the run (predicted in check mode).
-  returned: without O(fleet)
+  returned: success
   type: dict
   contains:
     value:
@@ -206,11 +180,11 @@ reboot_required:
   description:
     - Whether the host needs a restart to apply the policy (it changed, or is set but 10009 events appeared since the boot).
     - With O(method=gpo), whether the member servers need one after their policy refresh.
-  returned: without O(fleet)
+  returned: success
   type: bool
 rebooted:
   description: Whether the host was restarted by this run.
-  returned: without O(fleet)
+  returned: success
   type: bool
 boot_time:
   description: The host's last boot time (UTC, ISO 8601), after the restart when it was restarted.
@@ -251,65 +225,6 @@ dcom_10009:
       description: The computer DCOM could not reach in the newest event.
       type: str
   sample: {since_boot: 0, complete: true, newest: '2026-11-20T08:01:12.1000000Z', newest_target: dc01.example.com}
-hosts:
-  description:
-    - With O(fleet), one entry per host, in the order of O(fleet) (each host once).
-    - Each entry has the keys a task of that host returns (RV(method), RV(before), RV(after),
-      RV(reboot_required), RV(rebooted), RV(os), RV(boot_time), RV(dcom_10009)) when it was read.
-  returned: with O(fleet)
-  type: list
-  elements: dict
-  contains:
-    name:
-      description: The inventory host.
-      type: str
-    changed:
-      description: Whether the value changed (would change in check mode) on this host.
-      type: bool
-    failed:
-      description: Why this host failed (unreachable, authentication, access denied...), or null.
-      type: str
-    skipped:
-      description: Always null (kept for the shape every fleetfix fleet result shares).
-      type: str
-    error_kind:
-      description: The kind of failure (for example V(unreachable), V(authentication)) when the host failed.
-      type: str
-  sample:
-    - {name: ex01, changed: true, failed: null, skipped: null, method: registry, before: {value: null},
-       after: {value: 1}, reboot_required: true, rebooted: false, boot_time: '2026-11-24T10:28:33.719117Z',
-       os: {caption: Microsoft Windows Server 2008 R2 Enterprise, version: 6.1.7601, affected: true},
-       dcom_10009: {since_boot: 42, complete: true, newest: '2026-11-24T11:01:12.1000000Z', newest_target: dc01.example.com}}
-summary:
-  description: With O(fleet), counts of hosts.
-  returned: with O(fleet)
-  type: dict
-  contains:
-    total:
-      description: Hosts in O(fleet).
-      type: int
-    changed:
-      description: Hosts whose value changed (would change in check mode).
-      type: int
-    ok:
-      description: Hosts that did not fail.
-      type: int
-    skipped:
-      description: Always 0.
-      type: int
-    failed:
-      description: Hosts that failed.
-      type: int
-    reboot_required:
-      description: Hosts that need a restart to apply the policy.
-      type: int
-    affected:
-      description: Hosts running Windows Server 2008 R2.
-      type: int
-    logging_10009:
-      description: Hosts that logged DCOM 10009 events since their last boot.
-      type: int
-  sample: {total: 100, changed: 97, ok: 99, skipped: 0, failed: 1, reboot_required: 97, affected: 80, logging_10009: 97}
 gpo_name:
   description: The GPO written with O(method=gpo).
   returned: with O(method=gpo)
@@ -319,28 +234,3 @@ gpo_id:
   returned: with O(method=gpo)
   type: str
 '''
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_task import (
-    TaskError,
-    argument_spec,
-    run_task,
-)
-
-
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run_task(module.params, check_mode=module.check_mode, diff=module._diff)
-    except TaskError as error:
-        if error.traceback:
-            module.fail_json(msg=error.message, exception=error.traceback, **error.result_keys())
-        module.fail_json(msg=error.message, **error.result_keys())
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
-
-
-if __name__ == '__main__':
-    main()

@@ -11,14 +11,17 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.fleetfix.remediate.plugins.action import win_ignore_delegation_failure as action
+from ansible.playbook.play_context import PlayContext
+
 from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation_failure import (
-    connection_vars,
-    host_connection_options,
-    merge_module_args,
+    module_options,
+    windows_host_vars,
+    winrm_connection,
 )
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation_task as rpc_task
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
-from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, WinRMError
+from ansible_collections.fleetfix.remediate.plugins.plugin_utils import _module_emulation
+from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, UNREACHABLE, WinRMError
 from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_delegation_samples import (
     REG_MISSING,
     REG_SET,
@@ -48,9 +51,13 @@ def template(value):
     return 'secret' if value == '{{ vault_password }}' else value
 
 
+def resolved(host_vars, task_keys=None):
+    """The module options that the winrm connection plugin, resolved from ``host_vars``, gives."""
+    return module_options(winrm_connection(host_vars, task_keys or {}, PlayContext(), template))
+
+
 def test_host_variables_become_module_options():
-    options = host_connection_options(HOST_VARS, template)
-    assert options == {
+    assert resolved(HOST_VARS) == {
         'winrm_host': '127.0.0.1', 'winrm_port': 15990, 'winrm_user': 'FLEETFIX\\administrator',
         'winrm_password': 'secret', 'winrm_transport': 'ntlm', 'winrm_scheme': 'https',
         'winrm_server_cert_validation': 'validate', 'winrm_ca_trust_path': '/ca.pem',
@@ -58,39 +65,52 @@ def test_host_variables_become_module_options():
     }
 
 
-def test_inventory_name_when_no_ansible_host_and_task_options_win():
-    options = host_connection_options({'inventory_hostname': 'ex02.example.com'}, template)
-    assert options == {'winrm_host': 'ex02.example.com'}
-    merged = merge_module_args({'winrm_host': 'other', 'state': 'absent', 'winrm_port': None},
-                               host_connection_options(HOST_VARS, template))
-    assert merged['winrm_host'] == 'other' and merged['state'] == 'absent' and merged['winrm_port'] == 15990
+def test_the_plugins_own_variable_names_and_precedence():
+    # ansible_winrm_* names the plugin documents win over the generic ones, as for a winrm task
+    options = resolved({'inventory_hostname': 'ex05', 'ansible_host': '127.0.0.5', 'ansible_winrm_host': '127.0.0.6',
+                        'ansible_winrm_pass': 'from-winrm-pass', 'ansible_winrm_port': 15999,
+                        'ansible_winrm_message_encryption': False, 'ansible_winrm_kinit_mode': 'manual'})
+    assert options == {'winrm_host': '127.0.0.6', 'winrm_port': 15999, 'winrm_password': 'from-winrm-pass',
+                       'winrm_message_encryption': 'never'}
 
 
-DC_VARS = {'ansible_connection': 'ansible.builtin.winrm', 'ansible_port': 15994, 'ansible_user': 'FLEETFIX\\gpoadmin'}
+def test_inventory_name_when_no_ansible_host_and_no_defaults_of_the_plugin():
+    # the plugin's defaults (port 5986, path /wsman) are not settings of the host: the module's own apply
+    assert resolved({'inventory_hostname': 'ex02.example.com'}) == {'winrm_host': 'ex02.example.com'}
+
+
+def test_keywords_and_the_command_line_only_when_no_variable_gives_them():
+    keys = {'remote_user': 'FLEETFIX\\awx', 'password': 'from-ask-pass'}
+    assert resolved({'inventory_hostname': 'ex02'}, keys) == {'winrm_host': 'ex02', 'winrm_user': 'FLEETFIX\\awx',
+                                                              'winrm_password': 'from-ask-pass'}
+    options = resolved(HOST_VARS, keys)
+    assert options['winrm_user'] == 'FLEETFIX\\administrator' and options['winrm_password'] == 'secret'
+
+
+DC_VARS = {'ansible_connection': 'ansible.builtin.psrp', 'ansible_port': 15994, 'ansible_user': 'FLEETFIX\\gpoadmin'}
 
 
 def test_delegated_to_a_windows_host_uses_its_variables():
     task_vars = dict(HOST_VARS, ansible_connection='winrm', ansible_delegated_vars={'dc01': DC_VARS})
-    chosen = connection_vars(task_vars, 'dc01', template)
+    chosen = windows_host_vars(task_vars, 'dc01', template)
     assert chosen['ansible_port'] == 15994 and chosen['ansible_user'] == 'FLEETFIX\\gpoadmin'
     # no ansible_host on the domain controller: its inventory name is the address
-    assert host_connection_options(chosen, template)['winrm_host'] == 'dc01'
+    assert resolved(chosen)['winrm_host'] == 'dc01'
 
 
 def test_delegated_to_localhost_keeps_the_windows_task_host():
     task_vars = dict(HOST_VARS, ansible_connection='winrm',
                      ansible_delegated_vars={'localhost': {'ansible_connection': 'local'}})
-    assert connection_vars(task_vars, 'localhost', template) is task_vars
-    assert connection_vars(dict(HOST_VARS), None, template)['ansible_port'] == 15990
+    assert windows_host_vars(task_vars, 'localhost', template) is task_vars
+    assert windows_host_vars(dict(HOST_VARS), None, template)['ansible_port'] == 15990
 
 
 def test_a_task_host_that_is_not_windows_gives_no_connection_variables():
     linux_host = {'inventory_hostname': 'jump01', 'ansible_connection': 'ssh', 'ansible_user': 'deploy',
                   'ansible_port': 22}
-    assert connection_vars(linux_host, None, template) == {}
-    assert host_connection_options(connection_vars(linux_host, None, template), template) == {}
+    assert windows_host_vars(linux_host, None, template) is None
     local = {'inventory_hostname': 'localhost', 'ansible_connection': 'local'}
-    assert connection_vars(local, None, template) == {}
+    assert windows_host_vars(local, None, template) is None
 
 
 # -- the work, run in the worker --------------------------------------------------------------
@@ -184,7 +204,7 @@ def test_even_a_crashing_validation_cannot_show_the_password(monkeypatch):
 
         def validate(self, parameters):
             raise RuntimeError('cannot handle %s' % parameters['winrm_password'])
-    monkeypatch.setattr(action, 'ArgumentSpecValidator', CrashingValidator)
+    monkeypatch.setattr(_module_emulation, 'ArgumentSpecValidator', CrashingValidator)
     result = action.execute(dict(CONNECTION))
     assert result['failed'] is True
     assert result['msg'] == 'fleetfix.remediate.win_ignore_delegation_failure failed on the controller: RuntimeError: cannot handle ********'
@@ -202,13 +222,18 @@ def test_missing_pywinrm_on_the_controller_is_named(fake, monkeypatch):
 
 
 # -- the action as Ansible calls it -------------------------------------------------------------
-def make_action(args, delegate_to=None, check_mode=False, diff=False, remote_user=None, password=None):
+def make_action(args, delegate_to=None, check_mode=False, diff=False, remote_user=None, password=None, connection=None):
     task = MagicMock(args=args, delegate_to=delegate_to, check_mode=check_mode, diff=diff, async_val=0, action=action.MODULE)
-    connection = MagicMock()
-    connection._shell.tmpdir = None
+    # The keywords the task executor hands a connection plugin: -u lands in the task's remote_user.
+    task.dump_attrs.return_value = {'remote_user': remote_user}
+    if connection is None:
+        connection = MagicMock(transport='psrp')
+        connection._shell.tmpdir = None
     templar = MagicMock()
     templar.template.side_effect = template
-    play_context = MagicMock(remote_user=remote_user, password=password)
+    play_context = PlayContext()
+    play_context.remote_user = remote_user
+    play_context.password = password
     return action.ActionModule(task, connection, play_context, MagicMock(), templar), connection
 
 
@@ -258,7 +283,9 @@ def test_run_reports_bad_host_variables_as_a_failed_task(fake):
     plugin, connection = make_action({})
     result = plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm', ansible_winrm_scheme='ftp'))
     assert result['failed'] is True
-    assert 'value of winrm_scheme must be one of: https, http, got: ftp' in result['msg']
+    assert result['msg'].startswith('The WinRM connection settings of the host are not valid: ')
+    assert "Invalid value 'ftp' for config 'scheme'" in result['msg']
+    assert 'secret' not in json.dumps(result)
     assert 'options' not in fake
     assert_connection_unused(connection)
 
@@ -293,122 +320,40 @@ def test_run_on_a_non_windows_task_host_ignores_the_command_line_user(fake):
     assert_connection_unused(connection)
 
 
-# -- one task for the fleet (fleet option) -------------------------------------------------------
-def fleet_host(port, **extra):
-    host = dict((name, value) for name, value in HOST_VARS.items() if name != 'inventory_hostname')
-    host.update(ansible_connection='winrm', ansible_port=port, **extra)
-    return host
+def test_errors_are_sentences_with_a_kind(fake):
+    fake['client'] = FakeClient([WinRMError('Host unreachable: cannot connect to WinRM at https://127.0.0.1:15990/wsman',
+                                            UNREACHABLE)])
+    result = action.execute(CONNECTION)
+    assert result['failed'] is True and result['error_kind'] == UNREACHABLE
+    assert result['msg'].startswith('Host unreachable')
 
 
-FLEET_HOSTVARS = {
-    'ex01': fleet_host(16001),
-    'ex02': fleet_host(16002, ansible_password='wrong-one'),
-    'ex03': fleet_host(16003, ansible_user=None),  # user from the play's vars, below
-    'lin01': {'ansible_connection': 'ssh', 'ansible_user': 'deploy'},
-}
+def test_bad_connection_input_fails_before_connecting(fake):
+    result = action.execute(dict(CONNECTION, winrm_transport='basic', winrm_scheme='http', method='gpo', reboot=True))
+    assert result['failed'] is True
+    assert 'Basic authentication over plain HTTP' in result['msg']
+    assert 'reboot applies to method registry only' in result['msg']
+    assert 'options' not in fake
 
 
-@pytest.fixture
-def clients(monkeypatch):
-    """A FakeClient per host, found by port; records the options each one got."""
-    holder = {'options': {}}
-
-    def factory(options):
-        holder['options'][options['winrm_port']] = options
-        client = holder[options['winrm_port']]
-        client.close = lambda: None
-        return client
-    monkeypatch.setattr(rpc_task, 'WinRMClient', factory)
-    return holder
+def test_the_removed_fleet_option_is_refused(fake):
+    result = action.execute(dict(CONNECTION, fleet=['ex01', 'ex02'], max_workers=25))
+    assert result['failed'] is True
+    assert result['msg'].startswith('Unsupported parameters for (fleetfix.remediate.win_ignore_delegation_failure) module: '
+                                    'fleet, max_workers.')
+    assert 'options' not in fake
 
 
-def fleet_action(args, run_once=True, check_mode=False, diff=False, remote_user=None, password=None):
-    plugin, connection = make_action(args, check_mode=check_mode, diff=diff, remote_user=remote_user, password=password)
-    plugin._task.run_once = run_once
-    return plugin, connection
-
-
-def fleet_task_vars(**extra):
-    # ex01 runs the task; ansible_user comes from the play (hostvars say otherwise or nothing)
-    # hostvars hold templated values, as Ansible's HostVarsVars give them
-    hostvars = dict((name, dict((key, template(value)) for key, value in host.items() if value is not None))
-                    for name, host in FLEET_HOSTVARS.items())
-    task_vars = dict(FLEET_HOSTVARS['ex01'], inventory_hostname='ex01', ansible_user='FLEETFIX\\fromplay',
-                     hostvars=hostvars, ansible_play_batch=['ex01', 'ex02', 'ex03'])
-    task_vars.update(extra)
-    return task_vars
-
-
-def test_fleet_runs_every_host_with_its_own_variables_and_fails_naming_the_failed(clients):
-    clients[16001] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False))])
-    clients[16002] = FakeClient([WinRMError('Authentication failed for FLEETFIX\\administrator on 127.0.0.1:16002 '
-                                            '(password wrong-one)', AUTHENTICATION)])
-    clients[16003] = FakeClient([ok(audit_output(reg=REG_SET))])
-    plugin, connection = fleet_action({'fleet': ['ex01', 'ex02', 'ex03', 'ex01', 'nowhere', 'lin01'], 'max_workers': 2},
-                                      check_mode=True, diff=True)
-    result = plugin.run(task_vars=fleet_task_vars())
-    assert [entry['name'] for entry in result['hosts']] == ['ex01', 'ex02', 'ex03', 'nowhere', 'lin01']
-    ex01, ex02, ex03, nowhere, lin01 = result['hosts']
-    assert ex01['changed'] is True and ex01['before'] == {'value': None} and ex01['failed'] is None
-    assert ex02['error_kind'] == AUTHENTICATION and ex02['failed'].startswith('Authentication failed')
-    assert ex03['changed'] is False and ex03['after'] == {'value': 1}
-    assert nowhere['failed'] == 'not an inventory host: fleet names inventory hosts, whose variables give the connection.'
-    assert lin01['failed'] == 'ansible_connection ssh is not a Windows connection (winrm or psrp).'
-    assert result['failed'] is True and result['changed'] is True
-    assert result['msg'].startswith('3 of 5 hosts failed: ex02: Authentication failed')
-    assert 'nowhere: not an inventory host' in result['msg'] and 'lin01: ansible_connection ssh is not' in result['msg']
-    assert result['summary']['total'] == 5 and result['summary']['changed'] == 1 and result['summary']['ok'] == 2
-    assert result['diff'][0]['before_header'] == 'ex01 (before)' and len(result['diff']) == 1
-    # each host's own port and password (ex01's inventory password is not the play's: ex02 keeps its own);
-    # the play's ansible_user overrides the inventory's on every host, as in a task of each host
-    options = clients['options']
-    assert options[16001]['winrm_password'] == 'secret' and options[16002]['winrm_password'] == 'wrong-one'
-    assert [options[port]['winrm_user'] for port in (16001, 16002, 16003)] == ['FLEETFIX\\fromplay'] * 3
-    # check mode wrote nothing; every password is gone from the result
-    assert all(len(clients[port].commands) == 1 for port in (16001, 16003))
-    assert 'secret' not in json.dumps(result) and 'wrong-one' not in json.dumps(result)
-    assert result['invocation']['module_args']['fleet'][0] == 'ex01'
-    assert_connection_unused(connection)
-
-
-def test_fleet_applies_the_fix_and_task_options_reach_every_host(clients):
-    clients[16001] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok('The operation completed successfully.\r\n')])
-    clients[16003] = FakeClient([ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok('The operation completed successfully.\r\n')])
-    plugin, _connection = fleet_action({'fleet': ['ex01', 'ex03'], 'winrm_read_timeout': 44, 'winrm_password': SECRET})
-    result = plugin.run(task_vars=fleet_task_vars())
-    assert 'failed' not in result, result.get('msg')
-    assert result['changed'] is True and result['summary']['changed'] == 2
-    assert [clients[port].commands[1].startswith('reg add') for port in (16001, 16003)] == [True, True]
-    assert all(clients['options'][port]['winrm_read_timeout'] == 44 for port in (16001, 16003))
-    assert all(clients['options'][port]['winrm_password'] == SECRET for port in (16001, 16003))
-    assert SECRET not in json.dumps(result)
-    assert result['invocation']['module_args']['winrm_password'] == MASKED
-
-
-def test_fleet_takes_the_command_line_credentials_when_no_variable_gives_them(clients):
-    clients[16001] = FakeClient([ok(audit_output(reg=REG_SET))])
-    plugin, _connection = fleet_action({'fleet': ['ex01']}, remote_user='FLEETFIX\\awx', password='from-ask-pass')
-    bare = dict((name, value) for name, value in FLEET_HOSTVARS['ex01'].items() if name not in ('ansible_user', 'ansible_password'))
-    result = plugin.run(task_vars=dict(bare, inventory_hostname='ex01', hostvars={'ex01': bare}, ansible_play_batch=['ex01']))
-    assert result['changed'] is False and 'failed' not in result
-    assert (clients['options'][16001]['winrm_user'], clients['options'][16001]['winrm_password']) == ('FLEETFIX\\awx', 'from-ask-pass')
-    assert 'from-ask-pass' not in json.dumps(result)
-
-
-def test_fleet_refuses_what_one_task_cannot_do_before_connecting(clients):
-    plugin, _connection = fleet_action({'fleet': ['ex01', 'ex02'], 'reboot': True}, run_once=False)
-    result = plugin.run(task_vars=fleet_task_vars())
-    assert result['failed'] is True and clients['options'] == {}
-    assert result['msg'].startswith('fleet acts on every host it names from one task: add run_once: true')
-    assert 'fleet does not restart hosts' in result['msg']
-    plugin, _connection = fleet_action({'fleet': 'ex01', 'max_workers': 'many'})
-    result = plugin.run(task_vars=fleet_task_vars())
-    assert result['failed'] is True and "argument 'max_workers' is of type str" in result['msg']
-    assert clients['options'] == {}
-
-
-def test_fleet_processes_one_per_cpu_and_per_sixteen_hosts(monkeypatch):
-    monkeypatch.setattr(action.os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
-    assert [action.fleet_processes(hosts) for hosts in (1, 16, 17, 100)] == [1, 1, 2, 2]
-    monkeypatch.setattr(action.os, 'sched_getaffinity', lambda pid: set(range(32)), raising=False)
-    assert [action.fleet_processes(hosts) for hosts in (33, 1000)] == [3, 4]
+def test_run_uses_the_winrm_connection_ansible_resolved_for_the_delegated_host(fake):
+    # What the task executor hands the action when the (delegated) connection is winrm: the plugin, options resolved.
+    fake['client'] = FakeClient([ok(audit_output(reg=REG_SET))])
+    dc_vars = dict(DC_VARS, ansible_connection='winrm', inventory_hostname='dc01', ansible_password='{{ vault_password }}')
+    resolved_connection = winrm_connection(dc_vars, {}, PlayContext(), template)
+    plugin, connection = make_action({}, delegate_to='dc01', connection=resolved_connection)
+    result = plugin.run(task_vars=dict(HOST_VARS, ansible_connection='winrm'))
+    assert result['changed'] is False
+    options = fake['options']
+    assert (options['winrm_host'], options['winrm_port'], options['winrm_user']) == ('dc01', 15994, 'FLEETFIX\\gpoadmin')
+    assert options['winrm_password'] == 'secret' and 'secret' not in json.dumps(result)
+    # never connected
+    assert connection.protocol is None and connection.shell_id is None

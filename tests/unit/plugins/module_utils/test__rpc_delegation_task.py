@@ -43,6 +43,3 @@ def test_validate_params_accepts_the_defaults_and_quoted_gpo_names():
     assert task.validate_params(PARAMS) == []
     assert task.validate_params(dict(PARAMS, method='gpo', gpo_name="Exchange's (CAS) Policy")) == []
 
-
-def test_the_module_process_refuses_fleet():
-    assert task.validate_params(dict(PARAMS, fleet=['ex01']))[0].startswith('fleet needs the inventory variables')
