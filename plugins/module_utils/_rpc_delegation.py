@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_commands import DEFAULT_GPO
-from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_errors import COMMAND_FAILED, DelegationError
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_errors import COMMAND_FAILED, NOT_BACK, STILL_LOGGING, DelegationError
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_gpo import read_gpo, write_gpo
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_host import read_state, reboot_and_wait, write_value
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_parsers import iso_utc
@@ -36,8 +36,33 @@ def plan_change(current_value, state):
     return None if current_value is None else 'delete'
 
 
+def restart_needed(changed, value, events, os_facts, state, force):
+    """Whether the host needs a restart to apply the policy.
+
+    A value just set, or set with 10009 events since the boot (set after the last restart), needs
+    one; a value applied since the boot (no event since) does not, nor does an OS the fault does
+    not affect (not Windows Server 2008 R2; an OS that could not be read counts as affected),
+    unless ``force`` (force_reboot: the value was set by an earlier run without a restart).
+    A removed value needs one to take effect.
+    """
+    if state != 'present' or value != 1:
+        return changed
+    if force:
+        return True
+    if os_facts is not None and not os_facts.get('affected'):
+        return False
+    return changed or (events is not None and bool(events.get('since_boot')))
+
+
 def manage(client, params, check_mode=False, host_label=None, sleep=time.sleep, clock=time.monotonic):
-    """Bring the policy to ``params['state']`` on one host (or GPO); returns the module result."""
+    """Bring the policy to ``params['state']`` on one host (or GPO); returns the host's whole record.
+
+    The record is the module's result: the value before and after, the OS and boot time, the
+    10009 events (counted again after a restart, ``post_reboot_delay`` seconds after the host is
+    back), and ``restart`` (``not needed``, ``needed``, ``would restart``, ``done``, ``not back``,
+    ``failed``). A restart that fails, or a host that still logs 10009 events after it, makes a
+    failed record (``failed``, ``msg``, ``error_kind``) that still says what was written.
+    """
     host_label = host_label or getattr(client, 'label', None) or getattr(client, 'host', 'the host')
     if params.get('method') == 'gpo':
         return _manage_gpo(client, params, check_mode, host_label)
@@ -52,40 +77,48 @@ def manage(client, params, check_mode=False, host_label=None, sleep=time.sleep, 
         write_value(client, action, host_label)
     changed = action is not None
     events = current['events']
-    # A value of 1 with new 10009 events since the boot: set after the last restart, not applied yet.
-    pending = (state == 'present' and not changed and current['value'] == 1 and events is not None
-               and bool(events.get('since_boot')))
-    # force_reboot: the value was set earlier (by a run without reboot) and has not been applied by a restart since.
-    force = bool(params.get('force_reboot'))
-    reboot_required = changed or pending or (force and state == 'present' and after_value == 1)
-    rebooted = False
+    reboot_required = restart_needed(changed, after_value, events, current['os'], state, bool(params.get('force_reboot')))
+    restart_asked = bool(params.get('reboot') or params.get('force_reboot'))
     boot_time = current['boot_time']
-    if reboot_required and (params.get('reboot') or force) and not check_mode:
-        if boot_time is None:
-            raise DelegationError('Cannot restart %s safely: its boot time could not be read with wmic, so its return '
-                                  'could not be detected.' % host_label, COMMAND_FAILED)
-        boot_time = reboot_and_wait(client, boot_time, params.get('reboot_timeout') or 600, host_label,
-                                    sleep=sleep, clock=clock)
-        rebooted = True
-        changed = True
-        reboot_required = False
-        if check_events:
-            after = read_state(client, True, events_limit, host_label)
-            events = after['events']
-            after_value = after['value']
-            warnings.extend(after['warnings'])
     result = {
         'changed': changed,
         'method': 'registry',
         'before': {'value': current['value']},
         'after': {'value': after_value},
         'reboot_required': reboot_required,
-        'rebooted': rebooted,
+        'rebooted': False,
+        'restart': 'not needed' if not reboot_required else 'needed' if not restart_asked
+                   else 'would restart' if check_mode else 'planned',
         'os': current['os'],
         'boot_time': iso_utc(boot_time),
         'dcom_10009': events,
         'warnings': warnings,
     }
+    if result['restart'] != 'planned':
+        return result
+    if boot_time is None:
+        raise DelegationError('Cannot restart %s safely: its boot time could not be read with wmic, so its return '
+                              'could not be detected.' % host_label, COMMAND_FAILED)
+    try:
+        boot_time = reboot_and_wait(client, boot_time, params.get('reboot_timeout') or 600, host_label,
+                                    sleep=sleep, clock=clock)
+    except DelegationError as error:
+        # The value stays written: the record says so, and why the restart failed.
+        result.update(failed=True, msg=error.message, error_kind=error.kind,
+                      restart='not back' if error.kind == NOT_BACK else 'failed')
+        return result
+    result.update(changed=True, rebooted=True, reboot_required=False, restart='done', boot_time=iso_utc(boot_time))
+    if check_events:
+        if params.get('post_reboot_delay'):
+            sleep(params['post_reboot_delay'])  # the services start before their events count
+        after = read_state(client, True, events_limit, host_label)
+        warnings.extend(after['warnings'])
+        result.update(after={'value': after['value']}, dcom_10009=after['events'], boot_time=iso_utc(after['boot_time']))
+        since = (after['events'] or {}).get('since_boot') or 0
+        if since > 0:
+            result.update(failed=True, error_kind=STILL_LOGGING, msg=(
+                '%d DCOM 10009 events since the restart (newest %s): the policy is not in effect; check that no GPO '
+                'sets IgnoreDelegationFailure to 0.' % (since, after['events'].get('newest') or '?')))
     return result
 
 
@@ -106,6 +139,7 @@ def _manage_gpo(client, params, check_mode, host_label):
         # Member servers apply the GPO at their next policy refresh and need a restart after it.
         'reboot_required': action is not None,
         'rebooted': False,
+        'restart': 'after refresh' if action is not None else 'not needed',
         'os': None,
         'boot_time': None,
         'dcom_10009': None,

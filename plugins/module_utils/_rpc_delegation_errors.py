@@ -13,6 +13,8 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import W
 GPO_NOT_FOUND = 'gpo_not_found'
 COMMAND_FAILED = 'command_failed'
 NOT_BACK = 'not_back'
+# Back after the restart, but the host still logs 10009 events: the policy is not in effect.
+STILL_LOGGING = 'still_logging'
 
 
 class DelegationError(WinRMError):

@@ -52,6 +52,7 @@ def argument_spec():
         reboot=dict(type='bool', default=False),
         force_reboot=dict(type='bool', default=False),
         reboot_timeout=dict(type='int', default=600),
+        post_reboot_delay=dict(type='int', default=0),
         check_events=dict(type='bool', default=True),
         events_limit=dict(type='int', default=50),
     )
@@ -73,6 +74,8 @@ def validate_params(params):
                             '(the dcom_10009 role does this).')
     if params.get('reboot_timeout') is not None and params['reboot_timeout'] < 10:
         problems.append('reboot_timeout must be at least 10 seconds, not %s.' % params['reboot_timeout'])
+    if params.get('post_reboot_delay') is not None and not 0 <= params['post_reboot_delay'] <= 3600:
+        problems.append('post_reboot_delay must be between 0 and 3600 seconds, not %s.' % params['post_reboot_delay'])
     limit = params.get('events_limit')
     if limit is not None and not 1 <= limit <= 10000:
         problems.append('events_limit must be between 1 and 10000, not %s.' % limit)

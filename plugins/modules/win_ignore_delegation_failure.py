@@ -66,9 +66,13 @@ options:
     default: Default Domain Policy
   reboot:
     description:
-      - When the value changed (or is set but DCOM 10009 events still appeared since the last boot), restart
-        the host with C(shutdown /r) and wait until WinRM answers again with a new boot time.
-      - Without it the module returns RV(reboot_required=true).
+      - When the host needs a restart (the value changed, or is set but DCOM 10009 events still appeared since the
+        last boot), restart it with C(shutdown /r) and wait until WinRM answers again with a new boot time.
+        A host whose value was applied since the boot (no event since), or whose OS the fault does not affect
+        (not Windows Server 2008 R2), needs none and is not restarted (see O(force_reboot)).
+      - After the restart the 10009 events since the new boot are counted again (O(post_reboot_delay)); when the
+        host still logs them, the policy is not in effect and the task fails (RV(restart=done), the record kept).
+      - Without it the module returns RV(reboot_required=true) and RV(restart=needed).
       - Only with O(method=registry).
     type: bool
     default: false
@@ -84,6 +88,12 @@ options:
       - Seconds to wait for the host to come back after the restart before failing.
     type: int
     default: 600
+  post_reboot_delay:
+    description:
+      - Seconds to wait after the host is back from the restart before counting the DCOM 10009 events since its
+        new boot, so that the Exchange services have started (and would have logged the event again).
+    type: int
+    default: 0
   check_events:
     description:
       - Read the newest DistributedCOM 10009 events of the System log and count those since the last boot.
@@ -186,6 +196,21 @@ rebooted:
   description: Whether the host was restarted by this run.
   returned: success
   type: bool
+restart:
+  description:
+    - What became of the host's restart, V(not needed), V(needed) (without O(reboot)), V(would restart) (check
+      mode), V(done), V(not back) or V(failed) (the task fails, with this record); with O(method=gpo)
+      V(after refresh) (the member servers restart after their policy refresh) or V(not needed).
+  returned: success and when a restart failed
+  type: str
+  sample: done
+error_kind:
+  description:
+    - Why the task failed, for example V(unreachable), V(authentication), V(access_denied), V(not_back) (no new
+      boot time within O(reboot_timeout)) or V(still_logging) (10009 events after the restart).
+  returned: failure
+  type: str
+  sample: not_back
 boot_time:
   description: The host's last boot time (UTC, ISO 8601), after the restart when it was restarted.
   returned: with O(method=registry)

@@ -158,8 +158,8 @@ def test_the_fix_writes_and_keeps_every_return_value(fake):
     assert fake['options']['winrm_port'] == 15990
     assert fake['client'].commands[1].startswith('reg add')
     assert 'diff' not in result and 'warnings' not in result
-    assert set(result) == {'changed', 'method', 'before', 'after', 'reboot_required', 'rebooted', 'os', 'boot_time',
-                           'dcom_10009', 'invocation'}
+    assert set(result) == {'changed', 'method', 'before', 'after', 'reboot_required', 'rebooted', 'restart', 'os',
+                           'boot_time', 'dcom_10009', 'invocation'}
     assert result['changed'] is True and result['reboot_required'] is True and result['rebooted'] is False
 
 

@@ -122,18 +122,63 @@ def test_manage_reboots_and_waits_for_a_new_boot_time():
     assert client.resets >= 2
 
 
-def test_manage_fails_when_the_host_never_comes_back():
+def test_manage_records_a_host_that_never_comes_back_with_what_was_written():
     clock = iter(range(0, 1000, 5))
     already_scheduled = ok('', 1190, 'A system shutdown has already been scheduled.(1190)\r\n')
     answers = [ok(audit_output(reg=REG_MISSING, reg_ok=False)), ok(''), already_scheduled]
     answers += [WinRMError('Host unreachable: connection refused.', UNREACHABLE)] * 10
     client = FakeClient(answers)
-    with pytest.raises(errors.DelegationError) as caught:
-        rpc.manage(client, dict(PARAMS, reboot=True, reboot_timeout=20), sleep=lambda seconds: None,
-                   clock=lambda: next(clock))
-    assert caught.value.kind == errors.NOT_BACK
-    assert caught.value.message.endswith(
+    result = rpc.manage(client, dict(PARAMS, reboot=True, reboot_timeout=20), sleep=lambda seconds: None,
+                        clock=lambda: next(clock))
+    assert result['failed'] is True and result['error_kind'] == errors.NOT_BACK and result['restart'] == 'not back'
+    assert result['msg'].endswith(
         'did not come back within reboot_timeout (20 seconds) after the restart (last error: Host unreachable: connection refused).')
+    # the value was written before the restart: the record says so
+    assert result['changed'] is True and result['after'] == {'value': 1} and result['rebooted'] is False
+
+
+def test_manage_does_not_restart_an_os_the_fault_does_not_affect_unless_told():
+    wmic_2012 = WMIC.replace('Windows Server 2008 R2 Enterprise', 'Windows Server 2012 R2 Standard').replace('6.1.7601', '6.3.9600')
+    output = audit_output(reg=REG_MISSING, reg_ok=False).replace(WMIC, wmic_2012)
+    client = FakeClient([ok(output), ok('The operation completed successfully.\r\n\r\n')])
+    result = rpc.manage(client, dict(PARAMS, reboot=True))
+    assert result['changed'] is True and result['after'] == {'value': 1}
+    assert result['reboot_required'] is False and result['rebooted'] is False and result['restart'] == 'not needed'
+    assert len(client.commands) == 2  # the audit and the reg add, no shutdown
+    # force_reboot tells it to
+    forced = FakeClient([ok(output.replace(REG_MISSING, REG_SET).replace('__FLEETFIX_FAILED__', '__FLEETFIX_OK__', 1))])
+    assert rpc.manage(forced, dict(PARAMS, force_reboot=True), check_mode=True)['restart'] == 'would restart'
+
+
+def test_manage_restart_values_without_reboot_and_in_check_mode():
+    client = FakeClient([ok(audit_output(reg=REG_ZERO))])
+    assert rpc.manage(client, PARAMS, check_mode=True)['restart'] == 'needed'
+    client = FakeClient([ok(audit_output(reg=REG_ZERO))])
+    assert rpc.manage(client, dict(PARAMS, reboot=True), check_mode=True)['restart'] == 'would restart'
+    quiet = FakeClient([ok(audit_output(events=events_xml('2026-11-20T10:00:00.0Z')))])
+    assert rpc.manage(quiet, dict(PARAMS, reboot=True))['restart'] == 'not needed'
+
+
+def test_manage_waits_post_reboot_delay_and_fails_a_host_that_still_logs_events():
+    new_boot = '20261124104000'
+    still_logging = audit_output(events=events_xml('2026-11-24T10:45:00.0Z', '2026-11-24T10:44:00.0Z')).replace(
+        '20261124102833', new_boot)
+    clock = iter(range(0, 1000, 2))
+    slept = []
+    client = FakeClient([
+        ok(audit_output(reg=REG_MISSING, reg_ok=False)),
+        ok('The operation completed successfully.\r\n\r\n'),
+        ok(''),                                   # shutdown /r
+        ok(WMIC.replace('20261124102833', new_boot)),
+        ok(still_logging),
+    ])
+    result = rpc.manage(client, dict(PARAMS, reboot=True, post_reboot_delay=7), sleep=slept.append, clock=lambda: next(clock))
+    assert 7 in slept
+    assert result['rebooted'] is True and result['restart'] == 'done' and result['reboot_required'] is False
+    assert result['failed'] is True and result['error_kind'] == errors.STILL_LOGGING
+    assert result['msg'] == ('2 DCOM 10009 events since the restart (newest 2026-11-24T10:45:00Z): the policy is not in '
+                             'effect; check that no GPO sets IgnoreDelegationFailure to 0.')
+    assert result['dcom_10009']['since_boot'] == 2
 
 
 def test_messages_name_the_host_by_its_label():

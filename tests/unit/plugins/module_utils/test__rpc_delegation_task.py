@@ -19,6 +19,7 @@ from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_
     (dict(method='gpo', gpo_name='X', reboot=True), 'reboot applies to method registry only'),
     (dict(method='gpo', gpo_name='X', force_reboot=True), 'reboot applies to method registry only'),
     (dict(reboot_timeout=5), 'reboot_timeout must be at least 10 seconds'),
+    (dict(post_reboot_delay=-1), 'post_reboot_delay must be between 0 and 3600 seconds, not -1.'),
     (dict(events_limit=0), 'events_limit must be between 1 and 10000'),
 ])
 def test_validate_params(changes, expected):
