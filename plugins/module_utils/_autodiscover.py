@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +39,7 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 REQUEST_SCHEMA = 'http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006'
 RESPONSE_SCHEMA = 'http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a'
 PROBE_MAILBOX = 'autodiscover-check'
+HOST_LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$')
 
 
 def request_body(domain):
@@ -127,6 +129,11 @@ def attempt(method, url=None, host=None, port=None, address=None, ok=False, stag
                 reason=reason, redirect_to=redirect_to, fix=fix)
 
 
+def _is_host_name(text):
+    labels = text.rstrip('.').split('.')
+    return 0 < len(text) <= 253 and all(HOST_LABEL.match(label) for label in labels)
+
+
 def _is_ip(text):
     try:
         ipaddress.ip_address(text)
@@ -146,6 +153,8 @@ async def _addresses(dns, host, known=None):
 async def probe_https(dns, https, method, domain, host, port=443, path=PATH, addresses=None):
     """POST the Autodiscover request to ``https://host:port/path`` at each address until one works."""
     url = build_url('https', host, port, path)
+    if not _is_ip(host) and not _is_host_name(host):
+        return attempt(method, url, host, port, reason=f'{host[:80]} is not a valid host name')
     found = await _addresses(dns, host, addresses)
     if not found:
         return attempt(method, url, host, port, reason=f'{host} has no A/AAAA record')

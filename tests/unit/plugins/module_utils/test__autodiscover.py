@@ -255,3 +255,24 @@ def test_federation_run_with_an_https_client_fails_the_domain_and_says_why():
     result = _federation.run(Dns(), [], ['fabrikam.com'], https_client=https)
     assert result['ok'] is True
     assert result['msg'].endswith('all 1 Autodiscover domain(s) are published and answer over HTTPS.')
+
+
+def test_a_redirect_to_an_invalid_host_name_is_reported_not_looked_up():
+    target = 'https://' + 'a' * 70 + '.example/autodiscover/autodiscover.xml'
+    https = FakeHttps({('autodiscover.fabrikam.com', '203.0.113.25', 80): dict(
+        status=302, reason='Found', body=b'', headers=[('Location', target)])})
+    dns = FakeDns()
+    redirect = by_method(run_check(dns, https, dns_result('fabrikam.com', autodiscover=['203.0.113.25'])))['redirect']
+    assert redirect['ok'] is False and redirect['reason'].endswith('is not a valid host name')
+    assert dns.asked == []
+
+
+def test_a_redirect_to_an_ip_address_connects_there_without_a_lookup():
+    https = FakeHttps({
+        ('autodiscover.fabrikam.com', '203.0.113.25', 80): dict(
+            status=302, reason='Found', body=b'', headers=[('Location', 'https://198.51.100.9:8443/ad.xml')]),
+        ('198.51.100.9', '198.51.100.9', 8443): EXCHANGE_401})
+    dns = FakeDns()
+    entry = run_check(dns, https, dns_result('fabrikam.com', autodiscover=['203.0.113.25']))
+    assert entry['https']['method'] == 'redirect' and entry['https']['url'] == 'https://198.51.100.9:8443/ad.xml'
+    assert dns.asked == []
