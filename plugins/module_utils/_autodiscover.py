@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils._https import HttpsError
