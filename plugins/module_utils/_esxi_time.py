@@ -345,8 +345,9 @@ def trusted_reference(params, states, check=None):
     if not params.get('check_sources'):
         return [], describe_reference([], checked=False)
     resolvers = params.get('source_resolvers')
-    sources = (check or check_sources)(servers_to_check(params, states), params['max_offset_seconds'], port=params.get('ntp_port') or 123,
-                    resolve=dns_resolver(resolvers) if resolvers else system_resolver)
+    ask = check or check_sources
+    sources = ask(servers_to_check(params, states), params['max_offset_seconds'], port=params.get('ntp_port') or 123,
+                  resolve=dns_resolver(resolvers) if resolvers else system_resolver)
     return sources, describe_reference(sources)
 
 

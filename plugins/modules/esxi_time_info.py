@@ -233,11 +233,6 @@ controller_offset_seconds:
   returned: always
   type: float
   sample: -0.004
-controller_offset_seconds:
-  description: How far the controller clock is ahead of the reference (V(null) without one).
-  returned: always
-  type: float
-  sample: -0.004
 guests_at_risk:
   description:
     - The powered-on VMs of every drifted host (O(report_guests)).
