@@ -8,17 +8,14 @@ from __future__ import annotations
 import json
 from unittest.mock import MagicMock
 
-import pytest
-
-from ansible_collections.fleetfix.remediate.plugins.action import win_ignore_delegation_failure as action
 from ansible.playbook.play_context import PlayContext
 
+from ansible_collections.fleetfix.remediate.plugins.action import win_ignore_delegation_failure as action
 from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation_failure import (
     module_options,
     windows_host_vars,
     winrm_connection,
 )
-from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation_task as rpc_task
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.plugin_utils import _module_emulation
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, UNREACHABLE, WinRMError

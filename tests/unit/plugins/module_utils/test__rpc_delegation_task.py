@@ -43,4 +43,3 @@ def test_validate_params_more(changes, expected):
 def test_validate_params_accepts_the_defaults_and_quoted_gpo_names():
     assert task.validate_params(PARAMS) == []
     assert task.validate_params(dict(PARAMS, method='gpo', gpo_name="Exchange's (CAS) Policy")) == []
-
