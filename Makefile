@@ -1,7 +1,7 @@
 # fleetfix.remediate — every target prints what it does. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup collection stage sanity units integration lint docs-lint build-check ee-check changelog-lint test demo bench \
+.PHONY: help setup collection stage sanity units integration lint docs-lint build-check ee-check ee-introspect galaxy-import changelog-lint test demo bench \
         testbed-build testbed-up testbed-down testbed-status clean
 
 VENV        ?= .venv
@@ -55,14 +55,20 @@ build-check: stage  ## build the tarball and check it carries no test output, ve
 	@echo "== ansible-galaxy collection build (contents check)"
 	@tools/build-check.sh $(COLLECTION)
 
-ee-check: collection  ## ansible-builder create on meta/execution-environment.yml, context checked
+ee-check: collection  ## ansible-builder create on ee/execution-environment.yml, context checked, its galaxy and builder stages replayed
 	@tools/ee-check.sh
+
+ee-introspect: collection  ## ansible-builder introspect on the installed collection (meta/execution-environment.yml)
+	@tools/ee-introspect.sh $(CURDIR)/collections
+
+galaxy-import: stage  ## galaxy-importer on the built tarball (tests/galaxy-importer.cfg: no container, so no ansible-test)
+	@tools/galaxy-import.sh $(COLLECTION)
 
 changelog-lint: setup  ## antsibull-changelog lint on the changelog fragments
 	@echo "== antsibull-changelog lint"
 	@$(VENV)/bin/antsibull-changelog lint
 
-test: sanity units integration lint docs-lint build-check ee-check changelog-lint  ## everything CI runs
+test: sanity units integration lint docs-lint build-check ee-check ee-introspect galaxy-import changelog-lint  ## everything CI runs
 	@echo "== make test: all passed"
 
 testbed-build: setup  ## compile the simulators
