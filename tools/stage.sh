@@ -14,10 +14,9 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     [ -e "$file" ] && printf '%s\0' "$file"
   done > "$dest/.files"
   rsync -a --from0 --files-from="$dest/.files" ./ "$target/"
-  # Files deleted from the work tree must leave the copy too (not the copy's own .git below: in a
-  # git worktree the root's .git is a file, and deleting the copy's repository made ansible-test
-  # skip every target and pass).
-  ( cd "$target" && find . \( -path ./.git -o -path ./tests/output \) -prune -o -type f -printf '%P\0' ) | while IFS= read -r -d '' file; do
+  # Files deleted from the work tree must leave the copy too.
+  # (not the copy's own .git: in a git worktree the root's .git is a file, so nothing there matches)
+  ( cd "$target" && find . -path ./.git -prune -o -type f -not -path './tests/output/*' -printf '%P\0' ) | while IFS= read -r -d '' file; do
     [ -e "$root/$file" ] || rm -f "$target/$file"
   done
 else
