@@ -27,7 +27,7 @@ containerfile="$context/context/Containerfile"
 grep -q '^ARG EE_BASE_IMAGE="quay.io/centos/centos:stream9"' "$containerfile" || fail "the base image is not the one the definition names"
 grep -q 'ansible-core>=2.16' "$containerfile" || fail "the Containerfile does not install ansible-core"
 tarballs=("$build"/collections/fleetfix-remediate-*.tar.gz)
-[ ${#tarballs[@]} -eq 1 ] && [ -f "${tarballs[0]}" ] || fail "not exactly one collection tarball in the build context"
+if [ ${#tarballs[@]} -ne 1 ] || [ ! -f "${tarballs[0]}" ]; then fail "not exactly one collection tarball in the build context"; fi
 grep -q '^COPY _build/collections/ /tmp/fleetfix-collections/' "$containerfile" || fail "the galaxy stage does not copy the tarball"
 grep -q 'ansible-galaxy collection install .*-r requirements.yml' "$containerfile" || fail "the galaxy stage does not install requirements.yml"
 grep -q 'introspect.py introspect' "$containerfile" || fail "the builder stage does not introspect the collections"
