@@ -35,7 +35,8 @@ def session(operation, **extra):
         if operation.get('ca'):
             options['ca_trust_path'] = operation['ca']
     options.update(extra)
-    url = '%s://127.0.0.1:%d/wsman' % (operation.get('scheme', 'https'), operation['port'])
+    # int(): ansible-core 2.16 templates the port into the operations' JSON as a string
+    url = '%s://127.0.0.1:%d/wsman' % (operation.get('scheme', 'https'), int(operation['port']))
     return winrm.Session(url, **options)
 
 
