@@ -201,26 +201,43 @@ def run_jobs(args):
         jobs.append({'name': name, 'hosts': hosts, 'reports': reports})
     with open(os.path.join(args.work, 'jobs.json'), 'w', encoding='utf-8') as stream:
         json.dump(jobs, stream, indent=2)
+    # the extra variables of the merge step (fleetfix.remediate.compliance_report_merge)
+    with open(os.path.join(args.work, 'merge-vars.json'), 'w', encoding='utf-8') as stream:
+        json.dump({'compliance_report_merge_files': [os.path.join(job['reports'], 'fleetfix-compliance.json') for job in jobs]},
+                  stream, indent=2)
 
 
-def findings_of(path):
+def load_model(path):
     with open(path, encoding='utf-8') as stream:
-        model = json.load(stream)
-    return sorted(json.dumps(finding, sort_keys=True) for finding in model['findings'])
+        return json.load(stream)
+
+
+def outcome(model):
+    """What the report says: its findings, its counts, and each area's rows by key and status."""
+    return {
+        'findings': sorted(json.dumps(finding, sort_keys=True) for finding in model['findings']),
+        'totals': model['totals'],
+        'rows': {area['id']: sorted((row['key'], row['status']) for row in area['rows']) for area in model['areas']},
+    }
 
 
 def compare(args):
-    single, merged = findings_of(args.single), findings_of(args.merged)
-    if single != merged:
-        only_single = sorted(set(single) - set(merged))
-        only_merged = sorted(set(merged) - set(single))
-        raise JobError('the merged slices\' findings differ from the single run\'s: only in the single run %s; only in the merge %s'
-                       % (only_single, only_merged))
-    print('the merged report of the slices has the single run\'s %d findings' % len(single))
+    single, merged = load_model(args.single), load_model(args.merged)
+    expected, got = outcome(single), outcome(merged)
+    differences = [part for part in ('findings', 'totals', 'rows') if expected[part] != got[part]]
+    if differences:
+        raise JobError('the merged slices differ from the single run in %s:\nsingle: %s\nmerged: %s' % (
+            ', '.join(differences), json.dumps({part: expected[part] for part in differences}, indent=1),
+            json.dumps({part: got[part] for part in differences}, indent=1)))
+    if len(merged.get('sources', [])) < 2:
+        raise JobError('the merged report names %d sources, not the slices' % len(merged.get('sources', [])))
+    print('the merged report of %d slices equals the single run: %d findings, %d hosts/domains, rows %s'
+          % (len(merged['sources']), len(expected['findings']), expected['totals']['subjects'],
+             ', '.join('%s %d' % (area, len(rows)) for area, rows in expected['rows'].items())))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     commands = parser.add_subparsers(dest='command', required=True)
     run = commands.add_parser('run', help='run the site playbook as an AWX job (or its slices) and check it')
     run.add_argument('--inventory', required=True, help="the testbed's inventory.yml")

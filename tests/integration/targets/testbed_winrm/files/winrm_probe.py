@@ -35,8 +35,7 @@ def session(operation, **extra):
         if operation.get('ca'):
             options['ca_trust_path'] = operation['ca']
     options.update(extra)
-    # int(): ansible-core 2.16 templates the port into the operations' JSON as a string
-    url = '%s://127.0.0.1:%d/wsman' % (operation.get('scheme', 'https'), int(operation['port']))
+    url = '%s://127.0.0.1:%d/wsman' % (operation.get('scheme', 'https'), operation['port'])
     return winrm.Session(url, **options)
 
 
@@ -100,6 +99,11 @@ def run(operation):
 
 def main():
     operations = json.loads(sys.argv[1])
+    # ansible-core 2.16 templates numbers inside the operations' JSON as strings ("15991", "8.0")
+    for operation in operations:
+        for key, kind in (('port', int), ('timeout', float)):
+            if key in operation:
+                operation[key] = kind(operation[key])
     print(json.dumps([run(operation) for operation in operations]))
 
 
