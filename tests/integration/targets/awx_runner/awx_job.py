@@ -36,7 +36,7 @@ SITE_PLAYS = [
 # AWX's expect pattern for the Machine credential's password (--ask-pass).
 SSH_PASSWORD_PROMPT = r'SSH password:\s*?$'
 VCENTER_READ_TASK = "Read every host's clock before the run (for the report's before/after chart)"
-WINRM_APPLY_TASK = 'Set IgnoreDelegationFailure = 1 on every host at once, without restarting'
+WINRM_APPLY_TASK = 'Set IgnoreDelegationFailure = 1, restart when the host needs it and count the events after'
 
 
 class JobError(Exception):
@@ -115,7 +115,9 @@ def check_job(name, runner, hosts, inventory):
     if runner.status != 'successful' or runner.rc != 0:
         problems.append('status %s, rc %s' % (runner.status, runner.rc))
     events = events_of(runner)
-    plays = [event['event_data'].get('play') for event in events if event['event'] == 'playbook_on_play_start']
+    started = [event['event_data'].get('play') for event in events if event['event'] == 'playbook_on_play_start']
+    # A play with serial (the DCOM 10009 rolling restart) starts once per batch.
+    plays = [play for index, play in enumerate(started) if index == 0 or started[index - 1] != play]
     if plays != SITE_PLAYS:
         problems.append('plays %s, expected %s' % (plays, SITE_PLAYS))
     stats = [event['event_data'] for event in events if event['event'] == 'playbook_on_stats']
