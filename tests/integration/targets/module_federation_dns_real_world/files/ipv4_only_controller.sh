@@ -29,7 +29,9 @@ if ! in_namespace env PYTHONPATH="$testbed_dir" "$python" -m testbed up --only d
   cat "$state/up.log" >&2
   exit 1
 fi
-in_namespace env ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_LOAD_CALLBACK_PLUGINS=1 ANSIBLE_STDOUT_CALLBACK=ansible.builtin.json \
-  ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+# The ad-hoc command prints "localhost | SUCCESS => {...}": the JSON after "=> " is the result.
+in_namespace env ANSIBLE_COLLECTIONS_PATH="$collections" ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=false \
+  ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
   "$python" -c 'import sys; from ansible.cli.adhoc import main; main(sys.argv)' localhost -c local \
-  -e "ansible_python_interpreter=$python" -m fleetfix.remediate.federation_dns -a "$module_args"
+  -e "ansible_python_interpreter=$python" -m fleetfix.remediate.federation_dns -a "$module_args" >"$state/run.out" || true
+sed -n '/ => {/,$p' "$state/run.out" | sed '1s/^.* => {/{/'
