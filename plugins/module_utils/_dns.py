@@ -42,8 +42,7 @@ else:
 MAX_REFERRALS = 16
 MAX_CNAMES = 8
 INITIAL_RTO = 0.3
-MIN_RTO = 0.05
-INITIAL_WINDOW = 16
+MIN_RTO = 0.2
 FAILURES_BEFORE_GIVING_UP = 3
 UDP_MISSES_BEFORE_TCP_ONLY = 2
 SLOW_ANSWER = 1.0
@@ -74,7 +73,8 @@ class ServerState:
         self.srtt = None
         self.rttvar = None
         self.max_window = max_window
-        self.window = float(min(INITIAL_WINDOW, max_window))
+        # the full window until the server shows it drops or truncates
+        self.window = float(max_window)
         self.in_flight = 0
         self.waiters = []
         self.last_backoff = 0.0
@@ -82,7 +82,7 @@ class ServerState:
         self.tcp_only = False
         self.failed_in_a_row = 0
         self.last_failure = None
-        self.counts = dict(udp_sent=0, tcp_sent=0, answered=0, truncated=0, udp_unanswered=0, backoffs=0)
+        self.counts = dict(udp_sent=0, udp_answered=0, tcp_sent=0, answered=0, truncated=0, udp_unanswered=0, backoffs=0)
 
     def rto(self, ceiling):
         """The first wait for an answer: from the measured round trips (RFC 6298), short before any."""
@@ -96,8 +96,8 @@ class ServerState:
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
-        # additive increase, one more query in flight per window's worth of answers
-        self.window = min(self.max_window, self.window + 1.0 / self.window)
+        # one more query in flight per answer: back to the full window within a few round trips
+        self.window = min(self.max_window, self.window + 1.0)
 
     def back_off(self, now):
         """The server dropped or truncated: halve the queries in flight (once per round trip)."""
@@ -323,6 +323,12 @@ class DnsClient:
             self.servers[server] = ServerState(self.max_concurrency)
         return self.servers[server]
 
+    def udp_blocked(self, server):
+        """Whether ``server`` went without a single UDP answer this round while TCP answered:
+        a closed or filtered UDP port, not a few datagrams lost under load."""
+        state = self.servers.get(tuple(server))
+        return state is not None and state.counts['udp_answered'] == 0 and state.counts['answered'] > 0
+
     def close(self):
         """Close the UDP sockets of this round (call at the end of each event loop)."""
         for endpoint in self._endpoints.values():
@@ -440,6 +446,7 @@ class DnsClient:
     def _answered(state, message, via_tcp, udp_problem, rtt):
         if not via_tcp:
             state.udp_misses = 0
+            state.counts['udp_answered'] += 1
             state.measured(rtt)
             return Response(message, rtt=rtt)
         if udp_problem and not udp_problem.startswith('truncated') and not state.tcp_only:
@@ -497,8 +504,10 @@ class DnsClient:
                     return None, 'truncated over UDP'
                 return self._answered(state, message, False, None, loop.time() - started), None
             state.counts['udp_unanswered'] += 1
-            state.back_off(loop.time())
             wait *= 2
+        # Every datagram of the query went unanswered: the server (or the path) drops. One late
+        # datagram is not that: a busy controller reads answers late too.
+        state.back_off(loop.time())
         problem = f'{sends} datagram(s) unanswered within {loop.time() - started:.2g} s'
         if endpoint.stray is not None and endpoint.stray[0] >= started:
             problem += f', {_describe_stray(endpoint.stray[1])} came back instead'
@@ -597,8 +606,9 @@ class DnsClient:
             found.extend(value.address for value in values)
         return found
 
-    async def find_zone(self, qname):
-        """The zone holding ``qname`` and its authoritative nameservers.
+    async def find_zone(self, qname, with_nameservers=True):
+        """The zone holding ``qname`` and its authoritative nameservers (``nameservers`` is
+        ``None`` with ``with_nameservers=False``: the caller takes them from the delegation).
 
         Walks from the configured resolvers: a recursive resolver answers with the SOA (in the
         answer or the authority section); an authoritative-only server answers with a referral
@@ -638,6 +648,8 @@ class DnsClient:
                 raise DnsError(f'the nameservers of {referral[0].name.to_text()} have no address')
         if zone is None:
             raise DnsError(f'more than {MAX_REFERRALS} referrals looking for the zone of {qname.to_text()}')
+        if not with_nameservers:
+            return dict(name=qname.to_text(), zone=zone.to_text(), nameservers=None, cnames=chain)
         response = await self.query_any(servers, zone, 'NS')
         rrsets = response.rrsets('answer', dns.rdatatype.NS, zone) or response.rrsets('authority', dns.rdatatype.NS, zone)
         if not rrsets:
@@ -677,6 +689,14 @@ class DnsClient:
                     via_tcp=response.via_tcp, udp_blocked=response.udp_blocked, udp_problem=response.udp_problem,
                     rtt=response.rtt,
                     zone_nameservers=sorted({rdata.target.to_text() for rdata in authority[0]}) if authority else None)
+
+    async def apex_nameservers(self, server, zone):
+        """The zone's own NS names as one of its servers answers them (AA), or ``None``."""
+        response = await self.query(server, zone, 'NS', recursion=False)
+        rrsets = response.rrsets('answer', dns.rdatatype.NS, _name(zone))
+        if not response.authoritative or not rrsets:
+            return None
+        return sorted(rdata.target.to_text() for rdata in rrsets[0])
 
     async def resolver_txt(self, server, qname):
         """TXT values of ``qname`` through one (internal) resolver: ``(values or None, rcode text)``."""

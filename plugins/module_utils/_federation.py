@@ -194,7 +194,7 @@ async def check_domain(client, domain, proofs, internal_resolvers, nameserver_po
     parent's delegation against the zone's own NS set, and tell lame and TCP-only servers apart."""
     result = _empty_domain_result(domain, proofs)
     try:
-        zone = await client.find_zone(domain)
+        zone = await client.find_zone(domain, with_nameservers=False)
     except DnsError as error:
         result['errors'].append(f'could not find the nameservers: {error}')
         zone = None
@@ -202,10 +202,14 @@ async def check_domain(client, domain, proofs, internal_resolvers, nameserver_po
         await _check_nameservers(client, zone, result, nameserver_port)
     if internal_resolvers:
         await _check_internal(client, domain, internal_resolvers, result)
-    result['ok'] = bool(result['nameservers']) and bool(result['found_on']) and not (
+    result['ok'] = _domain_ok(result)
+    return result
+
+
+def _domain_ok(result):
+    return bool(result['nameservers']) and bool(result['found_on']) and not (
         result['missing_on'] or result['unreachable'] or result['errors'] or result['lame'] or result['tcp_only']
         or _delegation_problems(result['delegation']))
-    return result
 
 
 async def _check_nameservers(client, zone, result, port):
@@ -214,6 +218,17 @@ async def _check_nameservers(client, zone, result, port):
     if zone.get('cnames'):
         result['cnames'] = [target.rstrip('.') for target in zone['cnames']]
     delegation = await _delegation(client, zone['zone'], result)
+    if zone['nameservers'] is None:
+        # the servers come from the parent's delegation (and the zone's own NS records, below);
+        # only without one are they asked of the resolvers
+        if delegation is None:
+            try:
+                zone = dict(zone, nameservers=(await client.find_zone(zone['name']))['nameservers'])
+            except DnsError as error:
+                result['errors'].append(f'could not find the nameservers: {error}')
+                return
+        else:
+            zone = dict(zone, nameservers=[])
     addresses = {_label(entry['name']): list(entry['addresses']) for entry in zone['nameservers']}
     if delegation is not None:
         for entry in delegation['nameservers']:
@@ -234,8 +249,8 @@ async def _check_nameservers(client, zone, result, port):
             addresses[label] = await client.addresses(label + '.')
     result['addresses'] = per_address
     result['nameservers'] = sorted(per_address)
-    zone_set = _zone_nameserver_set(per_address, zone)
-    if delegation is not None:
+    zone_set = await _zone_nameserver_set(client, per_address, zone, port)
+    if delegation is not None and zone_set is not None:
         result['delegation'] = _compare_delegation(delegation, zone_set)
         glue_checks = await _glue_mismatches(client, delegation)
         if glue_checks:
@@ -245,12 +260,25 @@ async def _check_nameservers(client, zone, result, port):
     _stale_and_missing(result)
 
 
-def _zone_nameserver_set(per_address, zone):
+async def _zone_nameserver_set(client, per_address, zone, port):
+    """The zone's own NS records: from the authority section of the TXT answers, else asked of
+    the first server that answered authoritatively; ``None`` when nobody says."""
     for entries in per_address.values():
         for entry in entries:
             if entry.get('zone_nameservers'):
                 return sorted({_label(name) for name in entry['zone_nameservers']})
-    return sorted(_label(entry['name']) for entry in zone['nameservers'])
+    for entries in per_address.values():
+        for entry in entries:
+            if entry['status'] == 'answered':
+                try:
+                    names = await client.apex_nameservers((entry['address'], port), zone['zone'])
+                except DnsError:
+                    continue
+                if names:
+                    return sorted({_label(name) for name in names})
+    if zone['nameservers']:
+        return sorted(_label(entry['name']) for entry in zone['nameservers'])
+    return None
 
 
 def _compare_delegation(delegation, zone_set):
@@ -459,11 +487,27 @@ async def check_all(client, domains, autodiscover_domains, internal_resolvers, n
         domain_results = asyncio.gather(*[check_domain(client, entry['name'], entry['proofs'], internal_resolvers,
                                                        nameserver_port) for entry in domains])
         autodiscover_results = asyncio.gather(*[check_autodiscover(client, name) for name in autodiscover_domains])
-        return list(await domain_results), list(await autodiscover_results)
+        domain_results, autodiscover_results = list(await domain_results), list(await autodiscover_results)
+        _confirm_tcp_only(client, domain_results, nameserver_port)
+        return domain_results, autodiscover_results
     finally:
         close = getattr(client, 'close', None)
         if close is not None:
             close()
+
+
+def _confirm_tcp_only(client, domain_results, port):
+    """Keep a nameserver as TCP-only only when none of its addresses answered one UDP query in
+    the whole round: one domain's datagrams lost on a busy path do not make UDP blocked."""
+    blocked = getattr(client, 'udp_blocked', None)
+    if blocked is None:
+        return
+    for result in domain_results:
+        for label in list(result['tcp_only']):
+            asked = [entry['address'] for entry in result['addresses'].get(label, []) if 'transport' in entry]
+            if not all(blocked((address, port)) for address in asked):
+                result['tcp_only'].remove(label)
+                result['ok'] = _domain_ok(result)
 
 
 def build_result(domain_results, autodiscover_results):

@@ -341,6 +341,8 @@ def unbound_config(server, work_dir, model):
         '  num-threads: 1',
         '  so-reuseport: no',
         '  outgoing-range: 256',
+        # clients fall back to TCP under rate limiting and loss; Unbound's default is 10 per thread
+        '  incoming-num-tcp: 256',
         '  do-ip6: no',
         '  access-control: 127.0.0.0/8 allow',
         '  do-not-query-localhost: no',

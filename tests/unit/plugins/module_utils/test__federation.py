@@ -50,7 +50,7 @@ class FakeClient:
         self.internal_rcode = internal_rcode
         self.calls = []
 
-    async def find_zone(self, name):
+    async def find_zone(self, name, with_nameservers=True):
         self.calls.append(('find_zone', name))
         if name in self.zones:
             return self.zones[name]
@@ -64,6 +64,11 @@ class FakeClient:
         found = next((entry for entry in self.zones.values() if entry['zone'] == zone), None) \
             or await self.find_zone(zone.rstrip('.'))
         return dict(parent='example.', nameservers=[dict(name=entry['name'], glue=[]) for entry in found['nameservers']])
+
+    async def apex_nameservers(self, server, zone):
+        found = next((entry for entry in self.zones.values() if entry['zone'] == zone), None) \
+            or await self.find_zone(zone.rstrip('.'))
+        return [entry['name'] for entry in found['nameservers']]
 
     async def addresses(self, name):
         return self.records.get((name.rstrip('.'), 'addresses'), [])
@@ -177,7 +182,7 @@ def test_unreachable_nameserver_is_reported_not_raised():
 
 def test_zone_not_found_is_reported():
     class NoZone(FakeClient):
-        async def find_zone(self, name):
+        async def find_zone(self, name, with_nameservers=True):
             raise DnsError('127.0.0.1 did not answer example.invalid SOA')
     result = check(NoZone(), [dict(name='example.invalid', proofs=[GOOD])])
     assert result['ok'] is False
