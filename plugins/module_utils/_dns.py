@@ -704,6 +704,19 @@ class DnsClient:
         _final, rrset, _chain = response.follow_cnames(_name(qname), dns.rdatatype.TXT)
         return (txt_values(rrset) if rrset is not None else None), dns.rcode.to_text(response.rcode)
 
+    async def zone_of(self, qname):
+        """``find_zone(qname, with_nameservers=False)``, one query cheaper for the usual case: when
+        the parent zone delegates ``qname`` itself, ``qname`` is the zone (a zone apex has no
+        CNAME) and the delegation comes along (key ``delegation``)."""
+        qname = _name(qname)
+        try:
+            delegation = await self.delegation(qname)
+        except DnsError:
+            delegation = None
+        if delegation is not None:
+            return dict(name=qname.to_text(), zone=qname.to_text(), nameservers=None, cnames=[], delegation=delegation)
+        return await self.find_zone(qname, with_nameservers=False)
+
     async def delegation(self, zone):
         """The parent's delegation of ``zone``: ``dict(parent, nameservers=[{name, glue}])``, or
         ``None`` for a top-level zone. Asks the parent zone's own servers (RD off)."""

@@ -138,20 +138,18 @@ def _transport(answer):
 
 
 async def _ask_nameserver(client, addresses, queried_name, zone, port):
-    """Every usable address of one nameserver: TXT and SOA serial. Returns per-address entries."""
+    """Every usable address of one nameserver: its TXT values and how it answered. Returns
+    per-address entries (the SOA serials are added by ``_read_serials`` when needed)."""
     entries = []
     asked = {}
     for address in addresses:
         used, reason = client.family_used(address)
         if used:
-            server = (address, port)
-            asked[address] = (client.txt(server, queried_name), client.soa_serial(server, zone))
+            asked[address] = client.txt((address, port), queried_name)
         else:
             entries.append(dict(address=address, status='not asked', detail=reason))
-    flat = [coroutine for pair in asked.values() for coroutine in pair]
-    results = await asyncio.gather(*flat, return_exceptions=True)
-    for index, address in enumerate(asked):
-        answer, serial = results[2 * index], results[2 * index + 1]
+    results = await asyncio.gather(*asked.values(), return_exceptions=True)
+    for address, answer in zip(asked, results):
         if isinstance(answer, DnsError):
             entries.append(dict(address=address, status='unreachable', detail=str(answer)))
             continue
@@ -165,8 +163,7 @@ async def _ask_nameserver(client, addresses, queried_name, zone, port):
         elif answer['rcode'] not in ANSWER_RCODES:
             entry.update(status='error', detail=f'answered {answer["rcode"]} for {queried_name.rstrip(".")} TXT')
         else:
-            entry.update(status='answered', txt=answer['values'] or [],
-                         serial=None if isinstance(serial, BaseException) else serial,
+            entry.update(status='answered', txt=answer['values'] or [], serial=None,
                          zone_nameservers=answer.get('zone_nameservers'))
             if answer['udp_blocked']:
                 entry['detail'] = f'UDP blocked, TCP answers ({answer["udp_problem"]})'
@@ -194,7 +191,8 @@ async def check_domain(client, domain, proofs, internal_resolvers, nameserver_po
     parent's delegation against the zone's own NS set, and tell lame and TCP-only servers apart."""
     result = _empty_domain_result(domain, proofs)
     try:
-        zone = await client.find_zone(domain, with_nameservers=False)
+        zone_of = getattr(client, 'zone_of', None)
+        zone = await (zone_of(domain) if zone_of else client.find_zone(domain, with_nameservers=False))
     except DnsError as error:
         result['errors'].append(f'could not find the nameservers: {error}')
         zone = None
@@ -217,7 +215,7 @@ async def _check_nameservers(client, zone, result, port):
     queried_name = zone['name']
     if zone.get('cnames'):
         result['cnames'] = [target.rstrip('.') for target in zone['cnames']]
-    delegation = await _delegation(client, zone['zone'], result)
+    delegation = zone['delegation'] if 'delegation' in zone else await _delegation(client, zone['zone'], result)
     if zone['nameservers'] is None:
         # the servers come from the parent's delegation (and the zone's own NS records, below);
         # only without one are they asked of the resolvers
@@ -255,9 +253,22 @@ async def _check_nameservers(client, zone, result, port):
         glue_checks = await _glue_mismatches(client, delegation)
         if glue_checks:
             result['delegation']['glue_mismatch'] = glue_checks
+    answered = [entry for entries in per_address.values() for entry in entries if entry['status'] == 'answered']
+    if any(not all(proof in entry['txt'] for proof in result['proofs']) for entry in answered):
+        # a proof is missing somewhere: the serials tell a copy that is behind from a record never added
+        await _read_serials(client, answered, zone['zone'], port)
     for label in result['nameservers']:
         _nameserver_verdict(label, per_address[label], result)
     _stale_and_missing(result)
+
+
+async def _read_serials(client, entries, zone, port):
+    serials = await asyncio.gather(*[client.soa_serial((entry['address'], port), zone) for entry in entries],
+                                   return_exceptions=True)
+    for entry, serial in zip(entries, serials):
+        if isinstance(serial, BaseException) and not isinstance(serial, DnsError):
+            raise serial
+        entry['serial'] = None if isinstance(serial, BaseException) else serial
 
 
 async def _zone_nameserver_set(client, per_address, zone, port):

@@ -15,11 +15,12 @@ description:
     C(Get-FederatedDomainProof -DomainName <domain>) prints, one per federation certificate) must be
     a TXT record in external DNS on every authoritative nameserver of the domain. Partner
     organisations must be reachable through Autodiscover.
-  - For every domain, finds the zone and its authoritative nameservers by walking from O(resolvers)
-    (following CNAMEs and referrals), asks every nameserver directly (UDP, TCP when the answer is
-    truncated) and compares the expected proofs with the TXT values, after joining each record's
+  - For every domain, finds the zone (from the parent zone's delegation, or by walking from O(resolvers),
+    following CNAMEs and referrals), asks every nameserver of the parent's delegation and of the zone's own NS
+    records directly and compares the expected proofs with the TXT values, after joining each record's
     character-strings. Reports the nameservers that lack a proof, those that serve an older SOA serial,
-    and proofs that are only visible through O(internal_resolvers).
+    lame servers (REFUSED, SERVFAIL or no AA flag), servers that answer only over TCP, differences between the
+    parent's delegation and the zone's NS records, and proofs that are only visible through O(internal_resolvers).
   - For every domain in O(autodiscover_domains), reports which of C(autodiscover.<domain>) (A/AAAA,
     following CNAMEs), the domain itself and the SRV record C(_autodiscover._tcp.<domain>) exist and where they point.
   - All domains and nameservers are queried concurrently, bounded by O(max_concurrency).
@@ -185,7 +186,9 @@ domains:
       description: The TXT values each nameserver returned, character-strings joined.
       type: dict
     serials:
-      description: The SOA serial of the zone on each nameserver.
+      description:
+        - The SOA serial of the zone on each nameserver, read when a proof is missing on some nameserver (it tells a copy
+          that is behind from a record never added); V(null) per nameserver otherwise.
       type: dict
     found_on:
       description: Nameservers that have every proof.

@@ -336,3 +336,24 @@ def test_ipv6_address_without_route_is_not_used(monkeypatch):
     assert client.family_used('::1') == (False, 'not asked: the controller has no IPv6 route to it')
     client.address_families = 'ipv6'
     assert client.family_used('127.0.0.3') == (False, 'not asked: address_families is ipv6')
+
+
+def test_zone_of_a_delegated_name_comes_with_the_parents_delegation():
+    parent_server = ('192.0.2.53', 53)
+    script = {
+        (RECURSIVE, 'example.', 'SOA'): response(';ANSWER\nexample. 30 IN SOA ns.example. h.example. 1 2 3 4 5\n'),
+        (RECURSIVE, 'example.', 'NS'): response(';ANSWER\nexample. 30 IN NS ns.example.\n;ADDITIONAL\nns.example. 30 IN A 192.0.2.53\n'),
+        (parent_server, 'contoso.example.', 'NS'): response(
+            ';AUTHORITY\ncontoso.example. 30 IN NS ns1.contoso.example.\ncontoso.example. 30 IN NS ns2.other.\n'
+            ';ADDITIONAL\nns1.contoso.example. 30 IN A 192.0.2.1\n'),
+        (parent_server, 'sub.contoso.example.', 'NS'): response(';ANSWER\n', authoritative=True),
+        (RECURSIVE, 'sub.contoso.example.', 'SOA'): response(';AUTHORITY\ncontoso.example. 30 IN SOA ns1.contoso.example. h. 1 2 3 4 5\n'),
+    }
+    client = ScriptedClient(script, resolvers=['127.0.0.5:5353'])
+    zone = asyncio.run(client.zone_of('contoso.example'))
+    assert zone['zone'] == 'contoso.example.' and zone['nameservers'] is None
+    assert zone['delegation'] == dict(parent='example.', nameservers=[
+        dict(name='ns1.contoso.example.', glue=['192.0.2.1']), dict(name='ns2.other.', glue=[])])
+    # a name inside a zone: the parent has no delegation for it, the resolvers' SOA tells the zone
+    zone = asyncio.run(client.zone_of('sub.contoso.example'))
+    assert zone['zone'] == 'contoso.example.' and 'delegation' not in zone
