@@ -476,7 +476,31 @@ class DnsClient:
             if request.is_response(message):
                 return message
 
-    async def _udp_phase(self, endpoint, state, request, started, deadline):
+    async def udp_answers(self, server, qname, sends=5):
+        """Whether ``server`` answers ``qname`` SOA over UDP at all, trying ``sends`` datagrams
+        within ``timeout``: tells a lossy path (some answer) from a blocked UDP port (none)."""
+        server = tuple(server)
+        request = dns.message.make_query(_name(qname), 'SOA', use_edns=0, payload=UDP_PAYLOAD)
+        request.flags &= ~dns.flags.RD
+        try:
+            endpoint = await self._endpoint(server)
+        except OSError:
+            return False
+        while request.id in endpoint.pending:
+            request.id = random.randint(0, 65535)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            answer, problem = await self._udp_phase(endpoint, self.state(server), request, started,
+                                                    started + self.timeout, retries=sends - 1)
+            if isinstance(answer, asyncio.Future):
+                # the listener for a late answer returns at the time limit
+                answer = await answer
+        finally:
+            endpoint.pending.pop(request.id, None)
+        return answer is not None or (problem or '').startswith('truncated')
+
+    async def _udp_phase(self, endpoint, state, request, started, deadline, retries=None):
         """UDP sends with doubling waits. Returns ``(Response, None)`` when answered, else
         ``(a task still listening for a late UDP answer or None, why UDP did not do)``."""
         loop = asyncio.get_running_loop()
@@ -484,7 +508,8 @@ class DnsClient:
         endpoint.pending[request.id] = loop.create_future()
         wait = state.rto(self.timeout)
         sends = 0
-        while sends <= self.retries and loop.time() < deadline:
+        retries = self.retries if retries is None else retries
+        while sends <= retries and loop.time() < deadline:
             endpoint.transport.sendto(wire)
             sends += 1
             state.counts['udp_sent'] += 1

@@ -499,7 +499,7 @@ async def check_all(client, domains, autodiscover_domains, internal_resolvers, n
                                                        nameserver_port) for entry in domains])
         autodiscover_results = asyncio.gather(*[check_autodiscover(client, name) for name in autodiscover_domains])
         domain_results, autodiscover_results = list(await domain_results), list(await autodiscover_results)
-        _confirm_tcp_only(client, domain_results, nameserver_port)
+        await _confirm_tcp_only(client, domain_results, nameserver_port)
         return domain_results, autodiscover_results
     finally:
         close = getattr(client, 'close', None)
@@ -507,16 +507,22 @@ async def check_all(client, domains, autodiscover_domains, internal_resolvers, n
             close()
 
 
-def _confirm_tcp_only(client, domain_results, port):
-    """Keep a nameserver as TCP-only only when none of its addresses answered one UDP query in
-    the whole round: one domain's datagrams lost on a busy path do not make UDP blocked."""
+async def _confirm_tcp_only(client, domain_results, port):
+    """Keep a nameserver as TCP-only only when its UDP really does not answer: none of its
+    addresses answered a UDP query in the whole round, nor a few more UDP probes now (datagrams
+    lost on a lossy path or a busy controller do not make UDP blocked)."""
     blocked = getattr(client, 'udp_blocked', None)
-    if blocked is None:
+    probe = getattr(client, 'udp_answers', None)
+    if blocked is None or probe is None:
         return
+    verdicts = {}
     for result in domain_results:
         for label in list(result['tcp_only']):
             asked = [entry['address'] for entry in result['addresses'].get(label, []) if 'transport' in entry]
-            if not all(blocked((address, port)) for address in asked):
+            for address in asked:
+                if (address, port) not in verdicts:
+                    verdicts[(address, port)] = blocked((address, port)) and not await probe((address, port), result['zone'])
+            if not all(verdicts[(address, port)] for address in asked):
                 result['tcp_only'].remove(label)
                 result['ok'] = _domain_ok(result)
 

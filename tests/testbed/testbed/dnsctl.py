@@ -58,7 +58,7 @@ UNBOUND_SERVERS = ('resolver', 'internal')
 # Paths in user space in front of a real server: (backend server, what the path does).
 PROXIES = {
     'nstcp': ('ns1', {'no_udp': True}),
-    'nslossy': ('ns1', {'loss': 0.3}),
+    'nslossy': ('ns1', {'loss': 0.15}),
 }
 # With the ``loss`` option ns2 sits behind a lossy path: NSD moves to this address and the
 # path listens on ns2's own.

@@ -357,3 +357,18 @@ def test_zone_of_a_delegated_name_comes_with_the_parents_delegation():
     # a name inside a zone: the parent has no delegation for it, the resolvers' SOA tells the zone
     zone = asyncio.run(client.zone_of('sub.contoso.example'))
     assert zone['zone'] == 'contoso.example.' and 'delegation' not in zone
+
+
+def test_udp_probe_tells_a_lossy_path_from_a_closed_port():
+    async def scenario(behaviour):
+        server = FakeServer(**behaviour)
+        address = await server.start()
+        client = _dns.DnsClient(resolvers=['127.0.0.1'], timeout=1)
+        try:
+            return await client.udp_answers(address, 'example.')
+        finally:
+            client.close()
+            server.close()
+    assert asyncio.run(scenario(dict(udp=lambda index, request: 'drop' if index < 2 else 'answer'))) is True
+    assert asyncio.run(scenario(dict(bind_udp=False))) is False
+    assert asyncio.run(scenario(dict(udp=lambda index, request: 'drop'))) is False
