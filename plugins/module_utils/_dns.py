@@ -451,7 +451,8 @@ class DnsClient:
             return Response(message, rtt=rtt)
         if udp_problem and not udp_problem.startswith('truncated') and not state.tcp_only:
             state.udp_misses += 1
-            if state.udp_misses >= UDP_MISSES_BEFORE_TCP_ONLY:
+            # only a server that never answered over UDP: a busy or lossy one did, and will again
+            if state.udp_misses >= UDP_MISSES_BEFORE_TCP_ONLY and state.counts['udp_answered'] == 0:
                 state.tcp_only = True
         return Response(message, via_tcp=True, udp_problem=udp_problem, rtt=rtt)
 

@@ -372,3 +372,12 @@ def test_udp_probe_tells_a_lossy_path_from_a_closed_port():
     assert asyncio.run(scenario(dict(udp=lambda index, request: 'drop' if index < 2 else 'answer'))) is True
     assert asyncio.run(scenario(dict(bind_udp=False))) is False
     assert asyncio.run(scenario(dict(udp=lambda index, request: 'drop'))) is False
+
+
+def test_a_server_that_answered_over_udp_is_not_switched_to_tcp_only():
+    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'answer' if index == 0 else 'drop'),
+                                            queries=4, timeout=0.5, retries=0)
+    state = client.state(('127.0.0.1', server.port))
+    assert not state.tcp_only
+    assert all(not isinstance(answer, _dns.DnsError) for answer in answers)
+    assert server.udp_seen == 4
