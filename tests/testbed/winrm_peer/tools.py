@@ -13,6 +13,8 @@ from winrm_peer.model import iso, utcnow
 
 
 class Result:
+    hangs = False  # True: the command waits for console input and never ends
+
     def __init__(self, stdout='', stderr='', code=0):
         self.stdout = stdout
         self.stderr = stderr
@@ -33,6 +35,62 @@ ROOTS = {
 REG_OK = 'The operation completed successfully.\r\n\r\n'
 REG_NOT_FOUND = 'ERROR: The system was unable to find the specified registry key or value.\r\n'
 REG_ACCESS_DENIED = 'ERROR: Access is denied.\r\n'
+# What localized Windows prints instead (reg.exe, shutdown.exe, wevtutil, cmd.exe take their messages from the
+# system's MUI resources; exit codes, value lines, key paths, wmic property names and event XML stay as they are).
+MESSAGES = {
+    'de-DE': {
+        REG_OK: 'Der Vorgang wurde erfolgreich beendet.\r\n\r\n',
+        REG_NOT_FOUND: 'FEHLER: Der angegebene Registrierungsschl\u00fcssel bzw. Wert wurde nicht gefunden.\r\n',
+        REG_ACCESS_DENIED: 'FEHLER: Zugriff verweigert\r\n',
+        'ERROR: Invalid syntax.': 'FEHLER: Ung\u00fcltige Syntax.',
+        'A system shutdown has already been scheduled.(1190)\r\n':
+            'Das Herunterfahren des Systems wurde bereits geplant.(1190)\r\n',
+        'Unable to abort the system shutdown because no shutdown was in progress.(1116)\r\n':
+            'Das Herunterfahren des Systems konnte nicht abgebrochen werden, da kein Herunterfahren durchgef\u00fchrt '
+            'wurde.(1116)\r\n',
+        'The parameter is incorrect.(87)\r\n': 'Falscher Parameter.(87)\r\n',
+        'The parameter is incorrect.\r\n': 'Falscher Parameter.\r\n',
+        'Failed to read events. The specified query is invalid.\r\n':
+            'Fehler beim Lesen von Ereignissen. Die angegebene Abfrage ist ung\u00fcltig.\r\n',
+        "'%s' is not recognized": 'Der Befehl "%s" ist entweder falsch geschrieben oder\r\nkonnte nicht gefunden '
+                                  'werden.\r\n',
+    },
+    'fr-FR': {
+        REG_OK: "L\u2019op\u00e9ration a r\u00e9ussi.\r\n\r\n",
+        REG_NOT_FOUND: "ERREUR\u00a0: le syst\u00e8me n'a pas trouv\u00e9 la cl\u00e9 ou la valeur de Registre "
+                       "sp\u00e9cifi\u00e9e.\r\n",
+        REG_ACCESS_DENIED: 'ERREUR\u00a0: Acc\u00e8s refus\u00e9.\r\n',
+        'ERROR: Invalid syntax.': 'ERREUR\u00a0: syntaxe non valide.',
+        'A system shutdown has already been scheduled.(1190)\r\n':
+            "Un arr\u00eat du syst\u00e8me a d\u00e9j\u00e0 \u00e9t\u00e9 planifi\u00e9.(1190)\r\n",
+        'Unable to abort the system shutdown because no shutdown was in progress.(1116)\r\n':
+            "Impossible d'annuler l'arr\u00eat du syst\u00e8me car aucun arr\u00eat n'\u00e9tait en "
+            "cours.(1116)\r\n",
+        'The parameter is incorrect.(87)\r\n': 'Param\u00e8tre incorrect.(87)\r\n',
+        'The parameter is incorrect.\r\n': 'Param\u00e8tre incorrect.\r\n',
+        'Failed to read events. The specified query is invalid.\r\n':
+            "Impossible de lire les \u00e9v\u00e9nements. La requ\u00eate sp\u00e9cifi\u00e9e n'est pas "
+            "valide.\r\n",
+        "'%s' is not recognized": "'%s' n'est pas reconnu en tant que commande interne\r\nou externe, un programme "
+                                  "ex\u00e9cutable ou un fichier de commandes.\r\n",
+    },
+}
+
+
+def localized(text, env):
+    """``text`` as the host's language prints it (English when the table has no translation)."""
+    table = MESSAGES.get(getattr(env.host, 'language', 'en-US'), {})
+    if text in table:
+        return table[text]
+    for english, translation in table.items():
+        if english.startswith('ERROR: ') and text.startswith(english):
+            return translation + text[len(english):]
+    return text
+
+
+def localize_result(result, env):
+    return Result(localized(result.stdout, env) if result.stdout else '',
+                  localized(result.stderr, env) if result.stderr else '', result.code)
 REG_TYPES = ('REG_SZ', 'REG_DWORD', 'REG_QWORD', 'REG_EXPAND_SZ', 'REG_MULTI_SZ', 'REG_BINARY', 'REG_NONE')
 
 
@@ -81,6 +139,10 @@ def value_line(name, value_type, data):
 
 
 def reg(args, env, raw):
+    return localize_result(reg_english(args, env), env)
+
+
+def reg_english(args, env):
     if not args:
         return Result('', 'ERROR: Invalid syntax.\r\nType "REG /?" for usage.\r\n', 1)
     operation = args[0].lower()
@@ -193,6 +255,17 @@ WMIC_OS = {
 
 
 def wmic(args, env, raw):
+    if not env.stdin_redirected:
+        # Over a remote shell wmic reads its console input after printing and never returns
+        # (its stdin is the WinRM shell's open input stream); `< NUL` ends that.
+        result = wmic_answer(args, env)
+        hung = Result(result.stdout, result.stderr, 259)
+        hung.hangs = True
+        return hung
+    return wmic_answer(args, env)
+
+
+def wmic_answer(args, env):
     # wmic writes \r\r\n line ends (its own \r before the console's \r\n) in every format.
     words = list(args)
     lowered = [word.lower() for word in words]
@@ -234,6 +307,10 @@ def wmic(args, env, raw):
 
 # -- shutdown.exe -------------------------------------------------------------------------
 def shutdown(args, env, raw):
+    return localize_result(shutdown_english(args, env), env)
+
+
+def shutdown_english(args, env):
     lowered = [arg.lower() for arg in args]
     host = env.host
     if '/a' in lowered:
@@ -433,6 +510,10 @@ def event_text(index, event):
 
 
 def wevtutil(args, env, raw):
+    return localize_result(wevtutil_english(args, env), env)
+
+
+def wevtutil_english(args, env):
     if len(args) < 2 or args[0].lower() not in ('qe', 'query-events'):
         return Result('', 'The emulated wevtutil supports qe only.\r\n', 87)
     if args[1].lower() != 'system':
@@ -571,6 +652,21 @@ def gpo_rows(gpo):
             ('WmiFilter', '')]
 
 
+# Get-WmiObject (PowerShell 2.0; WMI itself stays when wmic.exe is removed) for the OS class, as a list.
+WMI_QUERY = re.compile(r'^(?:Get-WmiObject|gwmi)\s+(?:-Class\s+)?Win32_OperatingSystem\s*'
+                       r'\|\s*(?:Format-List|fl)\s+(?:-Property\s+)?([\w, ]+)$', re.I)
+
+
+def wmi_os_list(properties, host):
+    rows = []
+    for prop in (part.strip() for part in properties.split(',')):
+        entry = WMIC_OS.get(prop.lower())
+        if entry is None:
+            continue  # Format-List skips a property the object lacks
+        rows.append((entry[0], entry[1](host).strip()))
+    return format_list(rows) if rows else ''
+
+
 def powershell(script, env):
     host = env.host
     out = ''
@@ -584,6 +680,10 @@ def powershell(script, env):
             statement, discard = piped.group(1), True
         if statement.lower().startswith('$null = '):
             statement, discard = statement[8:].strip(), True
+        wmi = WMI_QUERY.match(statement)
+        if wmi:
+            out += '' if discard else wmi_os_list(wmi.group(1), host)
+            continue
         words = ps_words(statement)
         name = words[0]
         lowered = name.lower()
