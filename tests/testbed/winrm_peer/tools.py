@@ -555,6 +555,10 @@ def wevtutil_english(args, env):
 
 
 # -- powershell.exe: the GroupPolicy subset -----------------------------------------------
+def decode_clixml_lines(text):
+    return re.sub(r'_x000D__x000A_', '', ' '.join(re.findall(r'<S S="Error">(.*?)</S>', text, re.S)))
+
+
 def clixml_error(lines):
     """stderr of powershell.exe over WinRM: '#< CLIXML' and one <S S="Error"> per line."""
     escape = xml.sax.saxutils.escape
@@ -574,36 +578,83 @@ class PsError(Exception):
                       ' ']
 
 
-def ps_split_statements(script):
-    statements = []
-    current = ''
-    quote = None
-    for char in script:
-        if quote:
-            current += char
-            if char == quote:
-                quote = None
-        elif char in '\'"':
-            quote = char
-            current += char
-        elif char in ';\n':
-            statements.append(current.strip())
+# PowerShell's tokenizer takes all of these as quotes (CharExtensions.IsSingleQuote / IsDoubleQuote), not only
+# the ASCII ones: a single-quoted string ends at any single quote not doubled.
+PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+PS_DOUBLE_QUOTES = '"\u201c\u201d\u201e'
+
+
+def ps_scan(text):
+    """``[(kind, raw, value)]``: kind 'single'/'double' for string literals (value unquoted), 'char' otherwise."""
+    items = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in PS_SINGLE_QUOTES:
+            value, raw, index = '', char, index + 1
+            while index < len(text):
+                if text[index] in PS_SINGLE_QUOTES:
+                    if index + 1 < len(text) and text[index + 1] in PS_SINGLE_QUOTES:
+                        value += text[index + 1]
+                        raw += text[index:index + 2]
+                        index += 2
+                        continue
+                    raw += text[index]
+                    index += 1
+                    break
+                value += text[index]
+                raw += text[index]
+                index += 1
+            items.append(('single', raw, value))
+        elif char in PS_DOUBLE_QUOTES:
+            value, raw, index = '', char, index + 1
+            while index < len(text):
+                if text[index] == '`' and index + 1 < len(text):
+                    value += text[index + 1]
+                    raw += text[index:index + 2]
+                    index += 2
+                    continue
+                raw += text[index]
+                index += 1
+                if raw[-1] in PS_DOUBLE_QUOTES:
+                    break
+                value += raw[-1]
+            items.append(('double', raw, value))
+        else:
+            items.append(('char', char, char))
+            index += 1
+    return items
+
+
+def ps_split(text, separators):
+    """``text`` cut at the unquoted ``separators`` (statements at ; and newlines, pipeline elements at |)."""
+    parts, current = [], ''
+    for kind, raw, _value in ps_scan(text):
+        if kind == 'char' and raw in separators:
+            parts.append(current.strip())
             current = ''
         else:
-            current += char
-    statements.append(current.strip())
-    return [statement for statement in statements if statement and not statement.startswith('#')]
+            current += raw
+    parts.append(current.strip())
+    return parts
+
+
+def ps_split_statements(script):
+    return [statement for statement in ps_split(script, ';\n') if statement and not statement.startswith('#')]
 
 
 def ps_words(statement):
-    words = []
-    for match in re.finditer(r"'((?:[^']|'')*)'|\"([^\"]*)\"|(\S+)", statement):
-        if match.group(1) is not None:
-            words.append(match.group(1).replace("''", "'"))
-        elif match.group(2) is not None:
-            words.append(match.group(2))
+    words, current, started = [], '', False
+    for kind, raw, value in ps_scan(statement):
+        if kind == 'char' and raw.isspace():
+            if started:
+                words.append(current)
+            current, started = '', False
         else:
-            words.append(match.group(3))
+            current += value if kind != 'char' else raw
+            started = True
+    if started:
+        words.append(current)
     return words
 
 
@@ -684,6 +735,16 @@ def powershell(script, env):
         if wmi:
             out += '' if discard else wmi_os_list(wmi.group(1), host)
             continue
+        pipeline = [element for element in ps_split(statement, '|') if element]
+        if len(pipeline) > 1:
+            # Each element runs (objects are not passed on, which no script of the collection relies on).
+            for element in pipeline[1:]:
+                result = powershell(("$ErrorActionPreference = 'Stop'\n" if 'stop' in script.lower() else '')
+                                    + 'Import-Module GroupPolicy\n' * ('grouppolicy' in modules) + element, env)
+                out += '' if discard else result.stdout
+                if result.stderr:
+                    errors.append(decode_clixml_lines(result.stderr))
+            statement = pipeline[0]
         words = ps_words(statement)
         name = words[0]
         lowered = name.lower()
@@ -701,7 +762,8 @@ def powershell(script, env):
                                   'Modules_ModuleNotFound,Microsoft.PowerShell.Commands.ImportModuleCommand',
                                   statement, column)
                 modules.add(module)
-            elif lowered in ('get-gpo', 'get-gpregistryvalue', 'set-gpregistryvalue', 'remove-gpregistryvalue'):
+            elif lowered in ('get-gpo', 'get-gpregistryvalue', 'set-gpregistryvalue', 'remove-gpregistryvalue',
+                             'remove-gpo'):
                 if 'grouppolicy' not in modules:
                     raise PsError(name, "The term '%s' is not recognized as the name of a cmdlet, function, script "
                                   "file, or operable program. Check the spelling of the name, or if a path was "
@@ -747,6 +809,11 @@ def gp_cmdlet(lowered, name, params, positional, env, statement):
                       statement, 1)
     if lowered == 'get-gpo':
         return format_list(gpo_rows(gpo))
+    if lowered == 'remove-gpo':
+        # What an injected command would do to a real domain (the GPO and its links are gone).
+        with fleet.lock:
+            fleet.gpos.pop(gpo.name.lower(), None)
+        return ''
     key = params.get('key')
     value_name = params.get('valuename')
     if not key or key is True or not value_name or value_name is True:
