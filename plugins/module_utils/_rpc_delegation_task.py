@@ -101,7 +101,9 @@ def run_task(params, check_mode=False, diff=False, sleep=time.sleep, clock=time.
         raise TaskError(' '.join(problems))
     if not _winrm.HAS_PYWINRM:
         raise TaskError(missing_required_lib('pywinrm'), traceback_text=_winrm.PYWINRM_IMPORT_ERROR)
-    client = WinRMClient(params, command_timeout=command_timeout)
+    client = WinRMClient(params)
+    if command_timeout:
+        client.command_timeout = command_timeout
     try:
         result = manage(client, params, check_mode=check_mode, sleep=sleep, clock=clock)
     except WinRMError as error:

@@ -13,6 +13,7 @@ The functions are also used by tests that start a KDC of their own (``Realm``).
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -154,6 +155,41 @@ class Realm:
                 return True
         except OSError:
             return False
+
+
+def start(realm, clock_offset_seconds=0):
+    """krb5kdc for ``realm`` in its own session (for tests that run a KDC of their own); waits until it answers."""
+    env = dict(os.environ)
+    env.update(realm.env())
+    process = subprocess.Popen(realm.command_line(clock_offset_seconds), env=env, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_until_answers(realm, process)
+    except TestbedError:
+        stop(process)
+        raise
+    return process
+
+
+def stop(process):
+    """Stop what ``start`` started, faketime's child included (the whole session)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    # The session may outlive its leader (faketime's child): wait until the port is free again.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def check_options(options):
