@@ -306,9 +306,10 @@ class ActionModule(ActionBase):
         if windows_vars:
             host_options = add_play_credentials(host_options, self._play_context)
         module_args = merge_module_args(self._task.args, host_options)
-        # The task keyword timeout bounds how long a slow command may go on answering "no output yet".
+        # The task keyword timeout bounds how long a slow command may go on answering "no output yet"; a second
+        # is left so that the command's own message comes before Ansible ends the task.
         result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
-                              command_timeout=self._task.timeout or None))
+                              command_timeout=max(1, self._task.timeout - 1) if self._task.timeout else None))
         return result
 
     def _fleet_jobs(self, params, task_vars):
