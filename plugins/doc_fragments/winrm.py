@@ -85,9 +85,9 @@ options:
   winrm_operation_timeout:
     description:
       - Seconds the host may take to answer one WinRM operation (the WS-Management OperationTimeout).
-      - A command still running when it passes is not a failure (Windows answers C(w:TimedOut), meaning "no
-        output yet"): its output is asked for again until the task's own C(timeout) (the task keyword), or
-        15 minutes when the task sets none, and only then does the command fail.
+      - A command still running when it passes is not a failure. Windows then answers C(w:TimedOut), meaning
+        that there is no output yet, and the output is asked for again until the task's own C(timeout) (the
+        task keyword), or 15 minutes when the task sets none; only then does the command fail.
       - When not set, the task host's C(ansible_winrm_operation_timeout_sec).
     type: int
     default: 20
