@@ -308,8 +308,9 @@ class ActionModule(ActionBase):
         module_args = merge_module_args(self._task.args, host_options)
         # The task keyword timeout bounds how long a slow command may go on answering "no output yet"; a second
         # is left so that the command's own message comes before Ansible ends the task.
+        task_timeout = self._task.timeout if isinstance(self._task.timeout, int) else 0
         result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
-                              command_timeout=max(1, self._task.timeout - 1) if self._task.timeout else None))
+                              command_timeout=max(1, task_timeout - 1) if task_timeout > 0 else None))
         return result
 
     def _fleet_jobs(self, params, task_vars):
