@@ -304,8 +304,8 @@ def run_simple(text, env):
             handler = None  # Windows Server 2025 ships without WMIC
         if handler is None:
             name = args[0]
-            template = tools.MESSAGES.get(getattr(env.host, 'language', 'en-US'), {}).get("'%s' is not recognized",
-                                                                                         NOT_RECOGNIZED)
+            messages = tools.MESSAGES.get(getattr(env.host, 'language', 'en-US'), {})
+            template = messages.get("'%s' is not recognized", NOT_RECOGNIZED)
             result = Result('', template % name, 9009)
         else:
             result = handler(args[1:], env, stripped)

@@ -91,6 +91,8 @@ def localized(text, env):
 def localize_result(result, env):
     return Result(localized(result.stdout, env) if result.stdout else '',
                   localized(result.stderr, env) if result.stderr else '', result.code)
+
+
 REG_TYPES = ('REG_SZ', 'REG_DWORD', 'REG_QWORD', 'REG_EXPAND_SZ', 'REG_MULTI_SZ', 'REG_BINARY', 'REG_NONE')
 
 

@@ -51,8 +51,8 @@ def test_reg_speaks_the_hosts_language_exit_codes_and_value_lines_do_not(fleet, 
     assert (added.stdout, added.code) == (done, 0)
     listing = run(fleet, 'reg query %s' % KEY, host)
     assert '    IgnoreDelegationFailure    REG_DWORD    0x1\r\n' in listing.stdout
-    assert 'HKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Rpc\r\n' in run(fleet, 'reg query %s' % PARENT,
-                                                                                       host).stdout
+    parent = run(fleet, 'reg query %s' % PARENT, host).stdout
+    assert 'HKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Rpc\r\n' in parent
 
 
 def test_localized_shutdown_and_cmd_messages(fleet):
@@ -83,8 +83,8 @@ def test_a_host_without_wmic_answers_get_wmiobject(fleet):
 
 
 def test_powershell_takes_every_single_quote_form_as_a_quote():
-    assert ps_words("Get-GPO -Name 'it''s' \u2018a\u2019\u2019b\u201b \u201acd\u2019") == ['Get-GPO', '-Name', "it's", 'a\u2019b',
-                                                                                         'cd']
+    words = ps_words("Get-GPO -Name 'it''s' \u2018a\u2019\u2019b\u201b \u201acd\u2019")
+    assert words == ['Get-GPO', '-Name', "it's", 'a\u2019b', 'cd']
 
 
 def test_an_injected_remove_gpo_runs_when_only_the_ascii_quote_is_doubled(fleet):
