@@ -52,6 +52,7 @@ PYWINRM_ARGUMENTS = {
     'message_encryption': 'winrm_message_encryption',
     'operation_timeout_sec': 'winrm_operation_timeout',
     'read_timeout_sec': 'winrm_read_timeout',
+    'kerberos_hostname_override': 'winrm_kerberos_hostname_override',
 }
 
 
@@ -116,10 +117,10 @@ def winrm_connection(host_vars, task_keys, play_context, template):
     return connection
 
 
-def run_module(module):
+def run_module(module, command_timeout=None):
     """The module's work for a validated ``ModuleEmulation``: its result, or a failed one with the reason."""
     try:
-        result = run_task(module.params, check_mode=module.check_mode, diff=module.diff)
+        result = run_task(module.params, check_mode=module.check_mode, diff=module.diff, command_timeout=command_timeout)
     except TaskError as error:
         return dict(failed=True, msg=error.message, **error.result_keys())
     for warning in result.pop('warnings'):
@@ -127,9 +128,10 @@ def run_module(module):
     return result
 
 
-def execute(module_args, check_mode=False, diff=False):
+def execute(module_args, check_mode=False, diff=False, command_timeout=None):
     """The module's result for ``module_args`` (the task's options over the host's), computed here."""
-    return ModuleEmulation(MODULE, argument_spec(), module_args, check_mode=check_mode, diff=diff).run(run_module)
+    module = ModuleEmulation(MODULE, argument_spec(), module_args, check_mode=check_mode, diff=diff)
+    return module.run(lambda emulation: run_module(emulation, command_timeout))
 
 
 class ActionModule(ActionBase):
@@ -148,7 +150,11 @@ class ActionModule(ActionBase):
             result.update(ModuleEmulation(MODULE, argument_spec(), task_args).finish(failure))
             return result
         module_args.update(task_args)
-        result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
+        # The task keyword timeout bounds how long a slow command may go on answering "no output yet"; a second
+        # is left so that the command's own message comes before Ansible ends the task.
+        task_timeout = self._task.timeout if isinstance(self._task.timeout, int) else 0
+        result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
+                              command_timeout=max(1, task_timeout - 1) if task_timeout > 0 else None))
         return result
 
     def _host_options(self, task_vars):
