@@ -48,6 +48,12 @@ options:
     description: Why reading the history file failed (for example the message of M(ansible.builtin.slurp)), empty when it did not.
     type: str
     default: ''
+  text:
+    description:
+      - Return the new content of the history file instead of the model (the same computation, so a role can
+        keep the model in one fact and write the file from a template without a second copy of the model).
+    type: bool
+    default: false
   enabled:
     description: Whether to keep a history; when false the model still gets the fields, from this run alone.
     type: bool
@@ -61,49 +67,52 @@ EXAMPLES = r'''
   register: history
   failed_when: false
 
-- name: Append this run
+- name: Add the history to the report
   ansible.builtin.set_fact:
-    updated: >-
+    report: >-
       {{ report | fleetfix.remediate.compliance_report_history(previous=history.content | default(''),
                                                                path='reports/fleetfix-compliance-history.jsonl') }}
+
+- name: Write the history with this run
+  ansible.builtin.copy:
+    content: >-
+      {{ report | fleetfix.remediate.compliance_report_history(previous=history.content | default(''),
+                                                               path='reports/fleetfix-compliance-history.jsonl', text=true) }}
+    dest: reports/fleetfix-compliance-history.jsonl
+    mode: "0644"
 '''
 
 RETURN = r'''
 _value:
-  description: The result.
-  type: dict
-  contains:
-    model:
-      description: The model with its history fields.
-      type: dict
-    text:
-      description: The new content of the history file.
-      type: str
-    warnings:
-      description: What went wrong reading the history (a corrupted file), each a sentence.
-      type: list
-      elements: str
-    corrupted:
-      description: Whether the previous history file could not be read (a fresh history was started).
-      type: bool
+  description:
+    - The model with its history fields (C(history) with C(runs), C(warnings), C(corrupted) and C(trend); each row's
+      C(history)), or with O(text=true) the new content of the history file.
+    - C(history.corrupted) says the previous history file could be read but not understood (a fresh history was started).
+  type: raw
 '''
 
+import copy
+
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 
 from ansible_collections.fleetfix.remediate.plugins.plugin_utils._report_history import update
 
 
-def compliance_report_history(model, previous='', path='', max_runs=20, max_bytes=10485760, window=10, enabled=True, unreadable=''):
+def compliance_report_history(model, previous='', path='', max_runs=20, max_bytes=10485760, window=10, enabled=True, unreadable='',
+                              text=False):
     if not isinstance(model, dict) or 'areas' not in model:
         raise AnsibleFilterError('compliance_report_history expects the model of compliance_report_model')
     if int(max_runs) < 1 or int(max_bytes) < 1 or int(window) < 1:
         raise AnsibleFilterError('max_runs, max_bytes and window must each be 1 or more')
-    result = update(model, previous or '', path=path or '', max_runs=int(max_runs), max_bytes=int(max_bytes),
-                    window=int(window), enabled=bool(enabled), unreadable=unreadable or '')
+    result = update(copy.deepcopy(model), previous or '', path=path or '', max_runs=int(max_runs), max_bytes=int(max_bytes),
+                    window=int(window), enabled=boolean(enabled, strict=False), unreadable=unreadable or '')
+    if boolean(text, strict=False):
+        return result['text']
     for warning in result['warnings']:
         Display().warning(warning)
-    return result
+    return result['model']
 
 
 class FilterModule:

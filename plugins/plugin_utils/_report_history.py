@@ -191,6 +191,7 @@ def update(model, previous_content, path='', max_runs=20, max_bytes=10485760, wi
     annotate(model, runs, window)
     model['history'] = {
         'enabled': bool(enabled),
+        'corrupted': corrupted,
         'file': path if enabled else '',
         'runs': len(runs),
         'window': window,

@@ -174,6 +174,9 @@ def _number(value):
 
 # --- ESXi time ------------------------------------------------------------------------------
 
+# The esxi_ntp module's clock tiers (issue 11) and the words the report uses for them.
+ESXI_TIERS = {'ok': 'in time', 'warning': 'beyond max_offset_seconds', 'critical': 'Kerberos fails here', 'unknown': 'not measured'}
+
 # Exactly the actions _esxi_time.plan_host emits (the unit tests compare the two).
 ESXI_ACTION_LABELS = {
     'update_ntp': 'set the NTP servers',
@@ -241,8 +244,15 @@ def _esxi_host_row(vcenter, host, offsets_before, context):
         labels.append('restarted ntpd')
     row.actions = [str(action) for action in _list(host.get('actions'))]
     offset_after = _number(host.get('offset_seconds'))
-    offset_before = offsets_before.get(name, offset_after) if name in offsets_before else offset_after
-    row.details = {'offset_before': offset_before, 'offset_after': offset_after}
+    if name in offsets_before:
+        offset_before = offsets_before[name]
+    elif _number(host.get('initial_offset_seconds')) is not None:
+        offset_before = _number(host.get('initial_offset_seconds'))
+    else:
+        offset_before = offset_after
+    tier = host.get('tier') if host.get('tier') in ESXI_TIERS else None
+    row.details = {'offset_before': offset_before, 'offset_after': offset_after,
+                   'tier': ESXI_TIERS[tier] if tier else None}
     row.before = esxi_state(host.get('before'))
     row.after = esxi_state(host.get('after'))
     if host.get('failed'):
@@ -250,12 +260,79 @@ def _esxi_host_row(vcenter, host, offsets_before, context):
     elif host.get('skipped'):
         row.skip(str(host['skipped']))
     if host.get('drifted'):
-        row.needs_human('clock still %.1f s off after the run' % (offset_after or 0.0))
+        text = 'clock still %.1f s off after the run' % (offset_after or 0.0)
+        if tier == 'critical' or host.get('kerberos_fails'):
+            text += ': Kerberos fails here'
+        if host.get('step_refused'):
+            text += ' (not stepped: %s)' % host['step_refused']
+        row.needs_human(text)
     row.changed(host.get('changed'))
     if labels:
         prefix = 'attempted: ' if row.status == 'failed' else ('would: ' if context['check_mode'] else '')
         row.action = prefix + ', '.join(labels)
     return row
+
+
+def _signed(value):
+    return '-' if value is None else '%+.3f s' % value
+
+
+def rows_ntp_sources(results, context):
+    """The NTP servers each vCenter's hosts use, asked from the controller, and the reference clock chosen."""
+    for vcenter, result in results.items():
+        if not isinstance(result, dict):
+            continue
+        for source in _list(result.get('ntp_sources')):
+            if not isinstance(source, dict):
+                continue
+            row = Row('ntp_sources', str(source.get('server') or source.get('address') or '?'), vcenter, vcenter)
+            offset = _number(source.get('offset_seconds'))
+            if source.get('problem'):
+                row.needs_human(str(source['problem']))
+            state = ('stratum %s, offset %s, reference %s' % (source.get('stratum'), _signed(offset), source.get('reference_id') or '-')
+                     if source.get('reachable') else 'no answer')
+            if source.get('address') and source.get('address') != source.get('server'):
+                state = '%s: %s' % (source['address'], state)
+            row.before = row.after = state
+            row.action = 'checked (read-only)'
+            row.details = {'stratum': source.get('stratum'), 'offset_seconds': offset}
+            yield row
+        reference = result.get('reference')
+        if isinstance(reference, dict) and reference:
+            against = reference.get('server') or 'the controller clock'
+            row = Row('ntp_sources', 'reference: %s' % against, vcenter, vcenter)
+            if reference.get('good'):
+                row.note(str(reference.get('reason') or 'the best good source'))
+            else:
+                row.needs_human(str(reference.get('reason') or 'no good NTP source: offsets are against the controller clock'))
+            controller = _number(reference.get('controller_offset_seconds'))
+            if controller is None:
+                controller = _number(result.get('controller_offset_seconds'))
+            row.before = row.after = 'host offsets measured against %s%s' % (
+                against, '; controller clock %s from it' % _signed(controller) if controller is not None else '')
+            row.action = 'checked (read-only)'
+            row.details = {'stratum': reference.get('stratum'), 'offset_seconds': _number(reference.get('offset_seconds'))}
+            yield row
+
+
+def rows_guests_at_risk(results, context):
+    """The powered-on VMs of hosts that were drifted before the run: those booted while drifted need a restart."""
+    for vcenter, result in results.items():
+        if not isinstance(result, dict):
+            continue
+        for guest in _list(result.get('guests_at_risk')):
+            if not isinstance(guest, dict):
+                continue
+            row = Row('guests_at_risk', str(guest.get('name') or '?'), str(guest.get('host') or ''), vcenter)
+            sync = guest.get('tools_time_sync')
+            state = '%s; booted %s; VMware Tools time sync %s' % (
+                guest.get('guest_os') or 'guest OS unknown', guest.get('boot_time') or 'at an unknown time',
+                'on' if sync else 'off' if sync is False else 'unknown')
+            row.before = row.after = state
+            row.action = 'none'
+            if guest.get('booted_while_drifted'):
+                row.needs_human('%s: it booted while its host\'s clock was drifted' % (guest.get('advice') or 'restart or resync this guest'))
+            yield row
 
 
 # --- DCOM 10009 -----------------------------------------------------------------------------
@@ -344,6 +421,27 @@ def _proof_row(dns_host, domain, result):
         row.needs_human('proof only in internal DNS')
     if unreachable and not missing:
         row.needs_human('no answer from ' + ', '.join(unreachable))
+    lame = _mapping(domain.get('lame'))
+    if lame:
+        row.needs_human('lame: ' + '; '.join('%s %s' % (server, reason) for server, reason in sorted(lame.items()))
+                        + ' (fix the NS records, not the proof)')
+    delegation = _mapping(domain.get('delegation'))
+    problems = []
+    if _list(delegation.get('not_in_parent')):
+        problems.append('%s in the zone\'s NS records but not delegated by %s' % (
+            ', '.join(delegation['not_in_parent']), delegation.get('parent') or 'the parent zone'))
+    if _list(delegation.get('not_in_zone')):
+        problems.append('%s delegated but not in the zone\'s NS records' % ', '.join(delegation['not_in_zone']))
+    for server, glue in sorted(_mapping(delegation.get('glue_mismatch')).items()):
+        glue = _mapping(glue)
+        problems.append('glue of %s (%s) differs from its addresses (%s)' % (
+            server, ', '.join(_list(glue.get('glue'))) or 'none', ', '.join(_list(glue.get('published'))) or 'none'))
+    if problems:
+        row.needs_human('delegation: ' + '; '.join(problems))
+    if _list(domain.get('tcp_only')):
+        row.needs_human('UDP blocked, only TCP answers on ' + ', '.join(domain['tcp_only']))
+    for warning in _list(domain.get('warnings')):
+        row.note(str(warning))
     if not domain.get('ok') and row.status == 'compliant':
         row.needs_human('; '.join(_list(domain.get('errors'))) or result.get('msg') or 'check failed')
     if stale:
@@ -371,11 +469,20 @@ def _autodiscover_row(dns_host, domain):
                                       (' -> ' + ', '.join(str(item) for item in points_to)) if points_to else ''))
         else:
             found.append(str(method))
+    https = _mapping(domain.get('https'))
     if not domain.get('ok'):
-        row.needs_human('; '.join(str(error) for error in _list(domain.get('errors')))
-                        or 'no Autodiscover A/AAAA, CNAME or SRV record answers')
+        if found and https.get('checked') and https.get('ok') is False:
+            reasons = [str(attempt.get('reason')) for attempt in _list(https.get('attempts'))
+                       if isinstance(attempt, dict) and not attempt.get('ok') and attempt.get('reason')]
+            row.needs_human(str(https.get('verdict') or '') or '; '.join(reasons) or 'no Autodiscover endpoint answers over HTTPS')
+        else:
+            row.needs_human('; '.join(str(error) for error in _list(domain.get('errors')))
+                            or 'no Autodiscover A/AAAA, CNAME or SRV record answers')
     state = ('Autodiscover via ' + '; '.join(found)) if found else 'no Autodiscover record'
+    if https.get('checked') and https.get('ok') and https.get('verdict'):
+        state += '; ' + str(https['verdict'])
     row.before = row.after = state
+    row.details = {'https_url': https.get('url'), 'https_method': https.get('method')}
     row.action = 'checked (read-only)'
     return row
 
@@ -384,8 +491,17 @@ AREAS = (
     ('esxi_time', 'ESXi time', 'ESXi host', 'vCenter',
      'NTP servers, ntpd running and on at boot, ntpClient firewall ruleset open, clock within the allowed offset',
      rows_esxi_time,
-     ({'key': 'offset_before', 'label': 'Offset before (s)', 'format': 'seconds'},
+     ({'key': 'tier', 'label': 'Clock', 'format': 'text'},
+      {'key': 'offset_before', 'label': 'Offset before (s)', 'format': 'seconds'},
       {'key': 'offset_after', 'label': 'Offset after (s)', 'format': 'seconds'})),
+    ('ntp_sources', 'NTP sources', 'NTP server', 'vCenter',
+     'every NTP server the hosts use answers from the controller, synchronised, with a low stratum and agreeing with the others',
+     rows_ntp_sources,
+     ({'key': 'stratum', 'label': 'Stratum', 'format': 'number'},
+      {'key': 'offset_seconds', 'label': 'Offset (s)', 'format': 'seconds'})),
+    ('guests_at_risk', 'Guests at risk', 'VM', 'ESXi host',
+     'no VM booted while its host\'s clock was drifted (such a guest starts with the wrong time)',
+     rows_guests_at_risk, ()),
     ('dcom_10009', 'DCOM 10009', 'Exchange server', 'Windows',
      'IgnoreDelegationFailure = 1 under HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc, restarted, no new DCOM 10009 event',
      rows_dcom_10009, ()),
@@ -419,6 +535,12 @@ def collect(hostvars, hosts):
     return inputs
 
 
+# Sections shown only when the results have rows for them (fields of newer modules).
+OPTIONAL_AREAS = ('ntp_sources', 'guests_at_risk')
+# Sections built from another area's results.
+AREA_INPUTS = {'ntp_sources': 'esxi_time', 'guests_at_risk': 'esxi_time'}
+
+
 def utc_timestamp(now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now.strftime('%Y-%m-%dT%H:%M:%SZ')
@@ -430,11 +552,15 @@ def build(inputs, check_mode=False, title='Fleetfix compliance report', files=No
     context = {'check_mode': bool(check_mode), 'inputs': inputs}
     areas = []
     for area_id, area_title, subject_label, scope_label, what, builder, columns in AREAS:
-        rows = [row.to_dict(context['check_mode']) for row in builder(_mapping(inputs.get(area_id)), context)]
+        results = _mapping(inputs.get(AREA_INPUTS.get(area_id, area_id)))
+        rows = [row.to_dict(context['check_mode']) for row in builder(results, context)]
+        if not rows and area_id in OPTIONAL_AREAS:
+            continue
         rows.sort(key=row_order)
+        # a column only when some row has a value for it (older modules do not return every field)
+        shown = [dict(column) for column in columns if any(row['details'].get(column['key']) is not None for row in rows)]
         areas.append({'id': area_id, 'title': area_title, 'subject_label': subject_label,
-                      'scope_label': scope_label, 'what': what, 'columns': [dict(column) for column in columns],
-                      'rows': rows})
+                      'scope_label': scope_label, 'what': what, 'columns': shown, 'rows': rows})
     model = {
         'schema': SCHEMA,
         'schema_version': SCHEMA_VERSION,

@@ -50,9 +50,13 @@ def test_merge_filter():
 def test_history_filter_warns(mocker):
     warning = mocker.patch('ansible.utils.display.Display.warning')
     report = model_filter.compliance_report_model(HOSTVARS, hosts=HOSTS)
-    result = history_filter.compliance_report_history(report, previous='bm90IGpzb24=', path='/r/h.jsonl')
-    assert result['corrupted']
-    warning.assert_called_once_with(result['warnings'][0])
+    result = history_filter.compliance_report_history(report, previous='bm90IGpzb24=', path='/r/h.jsonl', max_runs='5', enabled='True')
+    assert result['history']['corrupted'] and result['history']['max_runs'] == 5
+    warning.assert_called_once_with(result['history']['warnings'][0])
+    assert 'history' not in report
+    text = history_filter.compliance_report_history(result, previous='bm90IGpzb24=', path='/r/h.jsonl', text='yes')
+    assert len(text.splitlines()) == 1 and warning.call_count == 1
+    assert history_filter.compliance_report_history(report, enabled='False', text=True) == ''
     with pytest.raises(AnsibleFilterError, match='must each be 1 or more'):
         history_filter.compliance_report_history(report, max_runs=0)
     with pytest.raises(AnsibleFilterError, match='expects the model'):

@@ -90,7 +90,7 @@ def test_esxi_row_fields():
     assert row['action'] == ('set the NTP servers, opened the ntpClient firewall ruleset, set the ntpd start-up policy, '
                              'started ntpd, stepped the clock')
     assert row['actions'] == ['update_ntp', 'set_ruleset', 'update_service_policy', 'start_service']
-    assert row['details'] == {'offset_before': -312.5, 'offset_after': 0.3}
+    assert row['details'] == {'offset_before': -312.5, 'offset_after': 0.3, 'tier': None}
     audit = one(inputs, check_mode=True)
     assert audit['action'].startswith('would: set the NTP servers')
     assert audit['status'] == 'changed' and not audit['in_desired_state']
@@ -104,7 +104,7 @@ def test_esxi_restart_unknown_action_and_failed_prefix():
 
 
 def test_esxi_offset_before_defaults_to_after_without_a_reading():
-    assert one(esxi_inputs(esxi_host('esx1', offset_seconds=1.5)))['details'] == {'offset_before': 1.5, 'offset_after': 1.5}
+    assert one(esxi_inputs(esxi_host('esx1', offset_seconds=1.5)))['details'] == {'offset_before': 1.5, 'offset_after': 1.5, 'tier': None}
 
 
 def test_vcenter_without_result_without_hosts_and_failed_after_reading():
@@ -277,3 +277,100 @@ def test_the_model_validates_against_its_schema():
     report['areas'][0]['rows'][0]['problem'] = 'contradiction'
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema).validate(report)
+
+
+# --- fields other capabilities added (REPORT-FIELDS.md) ---------------------------------------
+
+def test_esxi_tier_step_refused_and_initial_offset():
+    host = esxi_host('esx1', drifted=True, offset_seconds=600.0, initial_offset_seconds=600.0, tier='critical',
+                     kerberos_fails=True, step_refused='the step of 600.0 s is beyond max_step_seconds')
+    report = model.build(esxi_inputs(host))
+    row = report['areas'][0]['rows'][0]
+    assert row['status'] == 'attention'
+    assert row['problem'] == ('clock still 600.0 s off after the run: Kerberos fails here '
+                              '(not stepped: the step of 600.0 s is beyond max_step_seconds)')
+    assert row['details'] == {'offset_before': 600.0, 'offset_after': 600.0, 'tier': 'Kerberos fails here'}
+    assert [column['key'] for column in report['areas'][0]['columns']] == ['tier', 'offset_before', 'offset_after']
+    # without the field the column is left out
+    plain = model.build(esxi_inputs(esxi_host('esx1')))
+    assert [column['key'] for column in plain['areas'][0]['columns']] == ['offset_before', 'offset_after']
+    assert one(esxi_inputs(esxi_host('esx1', tier='bogus')))['details']['tier'] is None
+
+
+def test_ntp_sources_and_reference():
+    result = {'hosts': [], 'ntp_sources': [
+        {'server': 'dc1.corp', 'address': '127.0.0.61', 'reachable': True, 'stratum': 3, 'reference_id': 'GPS',
+         'offset_seconds': 0.0012, 'problem': None},
+        {'server': 'dc2.corp', 'address': '127.0.0.62', 'reachable': True, 'stratum': 16, 'reference_id': 'INIT',
+         'offset_seconds': None, 'problem': 'unsynchronised (leap alarm 3, stratum 16): the server has no good time itself'},
+        {'server': '127.0.0.63', 'address': '127.0.0.63', 'reachable': False, 'problem': 'unreachable: port 123 unreachable'},
+        'junk'],
+        'reference': {'server': 'dc1.corp', 'good': True, 'stratum': 3, 'offset_seconds': 0.0012,
+                      'controller_offset_seconds': -0.0012, 'reason': '127.0.0.61: stratum 3, the best good source'}}
+    report = model.build({'esxi_time': {'vc': result}})
+    area = next(area for area in report['areas'] if area['id'] == 'ntp_sources')
+    found = {row['subject']: row for row in area['rows']}
+    assert found['dc1.corp']['status'] == 'compliant'
+    assert found['dc1.corp']['after'] == '127.0.0.61: stratum 3, offset +0.001 s, reference GPS'
+    assert found['dc2.corp']['status'] == 'attention' and found['dc2.corp']['problem'].startswith('unsynchronised')
+    assert found['127.0.0.63']['after'] == 'no answer'
+    reference = found['reference: dc1.corp']
+    assert reference['status'] == 'compliant' and reference['notes'] == ['127.0.0.61: stratum 3, the best good source']
+    assert reference['after'] == 'host offsets measured against dc1.corp; controller clock -0.001 s from it'
+    bad = model.build({'esxi_time': {'vc': {'hosts': [], 'reference': {'good': False, 'reason': 'no good NTP source (...)'}}}})
+    row = next(area for area in bad['areas'] if area['id'] == 'ntp_sources')['rows'][0]
+    assert (row['subject'], row['status'], row['problem']) == ('reference: the controller clock', 'attention', 'no good NTP source (...)')
+
+
+def test_guests_at_risk():
+    result = {'guests_at_risk': [
+        {'name': 'dc01', 'host': 'esx1', 'guest_os': 'Microsoft Windows Server 2019 (64-bit)', 'tools_time_sync': False,
+         'boot_time': '2026-12-01T08:00:00Z', 'booted_while_drifted': True, 'advice': 'restart or resync this guest'},
+        {'name': 'web01', 'host': 'esx1', 'tools_time_sync': True, 'booted_while_drifted': False}]}
+    area = next(area for area in model.build({'esxi_time': {'vc': dict(result, hosts=[])}})['areas'] if area['id'] == 'guests_at_risk')
+    found = {row['subject']: row for row in area['rows']}
+    assert found['dc01']['status'] == 'attention'
+    assert found['dc01']['problem'] == "restart or resync this guest: it booted while its host's clock was drifted"
+    assert found['dc01']['after'] == ('Microsoft Windows Server 2019 (64-bit); booted 2026-12-01T08:00:00Z; '
+                                      'VMware Tools time sync off')
+    assert found['web01']['status'] == 'compliant' and found['web01']['scope'] == 'esx1'
+
+
+def test_optional_areas_are_left_out_without_rows():
+    assert [area['id'] for area in model.build({})['areas']] == ['esxi_time', 'dcom_10009', 'federation_dns']
+
+
+@pytest.mark.parametrize('fields, problem', [
+    ({'lame': {'ns3': 'answers REFUSED for the zone contoso.lab'}},
+     'lame: ns3 answers REFUSED for the zone contoso.lab (fix the NS records, not the proof)'),
+    ({'delegation': {'parent': 'lab', 'not_in_parent': ['ns4'], 'not_in_zone': ['ns2'],
+                     'glue_mismatch': {'ns1': {'glue': ['127.0.0.9'], 'published': ['127.0.0.1']}}}},
+     "delegation: ns4 in the zone's NS records but not delegated by lab; ns2 delegated but not in the zone's NS records; "
+     'glue of ns1 (127.0.0.9) differs from its addresses (127.0.0.1)'),
+    ({'tcp_only': ['ns2']}, 'UDP blocked, only TCP answers on ns2'),
+])
+def test_federation_delegation_fields(fields, problem):
+    row = one(proof(ok=False, **fields))
+    assert (row['status'], row['problem']) == ('attention', problem)
+
+
+def test_federation_warnings_are_notes():
+    row = one(proof(warnings=['ns6 answers on 127.0.0.4 but not on ::1']))
+    assert (row['status'], row['notes']) == ('compliant', ['ns6 answers on 127.0.0.4 but not on ::1'])
+
+
+def test_autodiscover_over_https():
+    methods = [{'method': 'autodiscover', 'name': 'autodiscover.partner.lab', 'addresses': ['127.0.0.73']}]
+    good = {'name': 'partner.lab', 'ok': True, 'errors': [], 'methods': methods,
+            'https': {'checked': True, 'ok': True, 'method': 'autodiscover', 'url': 'https://autodiscover.partner.lab/x',
+                      'verdict': 'Autodiscover answers at https://autodiscover.partner.lab/x: HTTP 401', 'attempts': []}}
+    bad = {'name': 'expired.lab', 'ok': False, 'errors': [], 'methods': methods,
+           'https': {'checked': True, 'ok': False, 'verdict': '', 'attempts': [
+               {'method': 'domain', 'ok': False, 'reason': 'nothing listens on 127.0.0.72:443'},
+               {'method': 'autodiscover', 'ok': False, 'reason': 'the certificate has expired (127.0.0.73:443)'}]}}
+    found = {row['subject']: row for row in rows({'federation_dns': {'localhost': {'domains': [], 'autodiscover': [good, bad]}}})}
+    assert found['partner.lab']['status'] == 'compliant'
+    assert found['partner.lab']['after'].endswith('; Autodiscover answers at https://autodiscover.partner.lab/x: HTTP 401')
+    assert found['partner.lab']['details'] == {'https_url': 'https://autodiscover.partner.lab/x', 'https_method': 'autodiscover'}
+    assert found['expired.lab']['problem'] == ('nothing listens on 127.0.0.72:443; '
+                                               'the certificate has expired (127.0.0.73:443)')
