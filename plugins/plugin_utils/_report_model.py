@@ -196,8 +196,13 @@ def esxi_state(state):
         servers, state.get('service_policy') or '?',
         'running' if state.get('service_running') else 'stopped',
         'open' if state.get('firewall_enabled') else 'closed')
+    allowed = _list(state.get('firewall_allowed_hosts'))
+    if allowed and allowed != ['all']:
+        text += ' to %s' % ', '.join(str(address) for address in allowed)
     if state.get('protocol'):
         text += '; protocol %s' % state['protocol']
+    if state.get('time_services_enabled') is False:
+        text += '; time services off'
     return text
 
 
@@ -252,13 +257,24 @@ def _esxi_host_row(vcenter, host, offsets_before, context):
         offset_before = offset_after
     tier = host.get('tier') if host.get('tier') in ESXI_TIERS else None
     row.details = {'offset_before': offset_before, 'offset_after': offset_after,
-                   'tier': ESXI_TIERS[tier] if tier else None}
+                   'tier': ESXI_TIERS[tier] if tier else None, 'esxi_version': host.get('esxi_version'),
+                   'firewall_managed_by': host.get('firewall_managed_by')}
     row.before = esxi_state(host.get('before'))
     row.after = esxi_state(host.get('after'))
     if host.get('failed'):
-        row.fail(str(host['failed']))
+        written = [ESXI_ACTION_LABELS.get(action, str(action)) for action in _list(host.get('written'))]
+        text = str(host['failed'])
+        if host.get('failed_action') or written:
+            text = '%s%s failed (%s)%s' % (
+                'partly changed: %s; ' % ', '.join(written) if written else '',
+                ESXI_ACTION_LABELS.get(host.get('failed_action'), host.get('failed_action') or 'a write'), text,
+                '; not attempted: %s' % ', '.join(ESXI_ACTION_LABELS.get(action, str(action)) for action in _list(host.get('not_attempted')))
+                if _list(host.get('not_attempted')) else '')
+        row.fail(text)
     elif host.get('skipped'):
         row.skip(str(host['skipped']))
+    for note in _list(host.get('version_notes')):
+        row.note(str(note))
     if host.get('drifted'):
         text = 'clock still %.1f s off after the run' % (offset_after or 0.0)
         if tier == 'critical' or host.get('kerberos_fails'):
@@ -267,7 +283,9 @@ def _esxi_host_row(vcenter, host, offsets_before, context):
             text += ' (not stepped: %s)' % host['step_refused']
         row.needs_human(text)
     row.changed(host.get('changed'))
-    if labels:
+    if _list(host.get('written')) and row.status == 'failed':
+        row.action = 'wrote: ' + ', '.join(ESXI_ACTION_LABELS.get(action, str(action)) for action in host['written'])
+    elif labels:
         prefix = 'attempted: ' if row.status == 'failed' else ('would: ' if context['check_mode'] else '')
         row.action = prefix + ', '.join(labels)
     return row
@@ -363,7 +381,13 @@ def rows_dcom_10009(results, context):
         events = _mapping(result.get('dcom_10009'))
         since_boot = events.get('since_boot')
         if result.get('failed'):
-            row.fail(result.get('msg') or 'failed')
+            text = result.get('msg') or 'failed'
+            if result.get('error_kind') == 'clock_skew':
+                text += ' (the usual cause is the time: see ESXi time)'
+            row.fail(text)
+        elif result.get('skipped'):
+            # not reached: the rollout stopped before this host (it was not read)
+            row.needs_human(result.get('msg') or 'not reached: the rollout stopped before this host')
         elif result.get('reboot_required') and not result.get('rebooted'):
             text = result.get('msg') or 'restart needed before the policy applies'
             if check_mode:
@@ -380,6 +404,10 @@ def rows_dcom_10009(results, context):
             if events.get('newest'):
                 after += ' (newest %s)' % events['newest']
         row.after = after
+        if os_info.get('source') == 'Get-WmiObject':
+            row.note('WMIC missing, read with PowerShell (Get-WmiObject)')
+        if os_info and os_info.get('affected') is False:
+            row.note('this Windows release is not affected by the DCOM 10009 flood: no restart needed')
         row.details = {
             'events_since_boot': since_boot if isinstance(since_boot, int) else None,
             'restart': result.get('restart') or '',
@@ -491,7 +519,8 @@ AREAS = (
     ('esxi_time', 'ESXi time', 'ESXi host', 'vCenter',
      'NTP servers, ntpd running and on at boot, ntpClient firewall ruleset open, clock within the allowed offset',
      rows_esxi_time,
-     ({'key': 'tier', 'label': 'Clock', 'format': 'text'},
+     ({'key': 'esxi_version', 'label': 'ESXi', 'format': 'text'},
+      {'key': 'tier', 'label': 'Clock', 'format': 'text'},
       {'key': 'offset_before', 'label': 'Offset before (s)', 'format': 'seconds'},
       {'key': 'offset_after', 'label': 'Offset after (s)', 'format': 'seconds'})),
     ('ntp_sources', 'NTP sources', 'NTP server', 'vCenter',
@@ -612,7 +641,8 @@ def summarize(model):
             totals[status] += counts[status]
         totals['subjects'] += counts['total']
     model['totals'] = totals
-    model['findings'] = findings
+    # what needs a human most first: no result, failed, then needs attention (stable: area and row order within)
+    model['findings'] = sorted(findings, key=lambda finding: STATUSES.index(finding['status']))
     model['status_labels'] = labels
     model['mode_label'] = 'Audit (check mode, nothing changed)' if check_mode else 'Remediation'
     model['changed_label'] = labels['changed']

@@ -90,7 +90,8 @@ def test_esxi_row_fields():
     assert row['action'] == ('set the NTP servers, opened the ntpClient firewall ruleset, set the ntpd start-up policy, '
                              'started ntpd, stepped the clock')
     assert row['actions'] == ['update_ntp', 'set_ruleset', 'update_service_policy', 'start_service']
-    assert row['details'] == {'offset_before': -312.5, 'offset_after': 0.3, 'tier': None}
+    assert row['details'] == {'offset_before': -312.5, 'offset_after': 0.3, 'tier': None, 'esxi_version': None,
+                              'firewall_managed_by': None}
     audit = one(inputs, check_mode=True)
     assert audit['action'].startswith('would: set the NTP servers')
     assert audit['status'] == 'changed' and not audit['in_desired_state']
@@ -104,7 +105,8 @@ def test_esxi_restart_unknown_action_and_failed_prefix():
 
 
 def test_esxi_offset_before_defaults_to_after_without_a_reading():
-    assert one(esxi_inputs(esxi_host('esx1', offset_seconds=1.5)))['details'] == {'offset_before': 1.5, 'offset_after': 1.5, 'tier': None}
+    details = one(esxi_inputs(esxi_host('esx1', offset_seconds=1.5)))['details']
+    assert (details['offset_before'], details['offset_after']) == (1.5, 1.5)
 
 
 def test_vcenter_without_result_without_hosts_and_failed_after_reading():
@@ -289,7 +291,7 @@ def test_esxi_tier_step_refused_and_initial_offset():
     assert row['status'] == 'attention'
     assert row['problem'] == ('clock still 600.0 s off after the run: Kerberos fails here '
                               '(not stepped: the step of 600.0 s is beyond max_step_seconds)')
-    assert row['details'] == {'offset_before': 600.0, 'offset_after': 600.0, 'tier': 'Kerberos fails here'}
+    assert (row['details']['offset_before'], row['details']['tier']) == (600.0, 'Kerberos fails here')
     assert [column['key'] for column in report['areas'][0]['columns']] == ['tier', 'offset_before', 'offset_after']
     # without the field the column is left out
     plain = model.build(esxi_inputs(esxi_host('esx1')))
@@ -374,3 +376,43 @@ def test_autodiscover_over_https():
     assert found['partner.lab']['details'] == {'https_url': 'https://autodiscover.partner.lab/x', 'https_method': 'autodiscover'}
     assert found['expired.lab']['problem'] == ('nothing listens on 127.0.0.72:443; '
                                                'the certificate has expired (127.0.0.73:443)')
+
+
+def test_findings_list_what_needs_a_human_most_first():
+    inputs = esxi_inputs(esxi_host('a', drifted=True), esxi_host('b', failed='boom'))
+    inputs['dcom_10009'] = {'ex1': None}
+    report = model.build(inputs)
+    assert [(finding['status'], finding['subject']) for finding in report['findings']] == [
+        ('missing', 'ex1'), ('failed', 'b'), ('attention', 'a')]
+
+
+def test_esxi_releases_partial_failures_and_notes():
+    host = esxi_host('esx1', esxi_version='8.0.3', firewall_managed_by='ntpd', failed='vim.fault.HostConfigFault',
+                     written=['update_ntp'], failed_action='update_service_policy', not_attempted=['start_service'],
+                     version_notes=['ntpClient ruleset is owned by ntpd (ESXi 8.0.2+): it opens while ntpd runs and is never written'],
+                     before={'ntp_servers': [], 'service_policy': 'off', 'service_running': False, 'firewall_enabled': True,
+                             'firewall_allowed_hosts': ['127.0.0.1'], 'protocol': 'ntp', 'time_services_enabled': False})
+    report = model.build(esxi_inputs(host))
+    row = report['areas'][0]['rows'][0]
+    assert row['status'] == 'failed'
+    assert row['problem'] == ('partly changed: set the NTP servers; set the ntpd start-up policy failed (vim.fault.HostConfigFault); '
+                              'not attempted: started ntpd')
+    assert row['action'] == 'wrote: set the NTP servers'
+    assert row['notes'] == ['ntpClient ruleset is owned by ntpd (ESXi 8.0.2+): it opens while ntpd runs and is never written']
+    assert row['before'] == 'NTP (none); ntpd off, stopped; firewall open to 127.0.0.1; protocol ntp; time services off'
+    assert (row['details']['esxi_version'], row['details']['firewall_managed_by']) == ('8.0.3', 'ntpd')
+    assert [column['key'] for column in report['areas'][0]['columns']] == ['esxi_version', 'offset_before', 'offset_after']
+    ptp = one(esxi_inputs(esxi_host('esx2', version_notes=['keeps time with PTP: left on PTP (set protocol: ntp to switch it)'])))
+    assert ptp['status'] == 'compliant' and ptp['notes'][0].startswith('keeps time with PTP')
+
+
+def test_dcom_not_reached_clock_skew_and_os_notes():
+    not_reached = one(dcom(skipped=True, restart='not reached', msg='not reached, the rollout stopped after ex02 failed',
+                           before=None, after=None, os=None))
+    assert (not_reached['status'], not_reached['problem']) == ('attention', 'not reached, the rollout stopped after ex02 failed')
+    skew = one(dcom(failed=True, error_kind='clock_skew', msg='the clock of ex01 is 400 s off the KDC'))
+    assert skew['problem'] == 'the clock of ex01 is 400 s off the KDC (the usual cause is the time: see ESXi time)'
+    modern = one(dcom(os={'caption': 'Microsoft Windows Server 2025 Standard', 'affected': False, 'source': 'Get-WmiObject'}))
+    assert modern['status'] == 'compliant'
+    assert modern['notes'] == ['WMIC missing, read with PowerShell (Get-WmiObject)',
+                               'this Windows release is not affected by the DCOM 10009 flood: no restart needed']

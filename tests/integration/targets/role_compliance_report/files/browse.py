@@ -18,7 +18,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-VISIBLE_ROWS = "return Array.prototype.filter.call(document.querySelectorAll('tr.row'), r => r.offsetParent !== null).length"
+# checkVisibility: not hidden by the filter, and not inside a folded (closed) <details>
+VISIBLE_ROWS = "return Array.prototype.filter.call(document.querySelectorAll('tr.row'), r => r.checkVisibility()).length"
 OVERFLOW = """
 const width = document.documentElement.clientWidth;
 const wide = [];
@@ -66,7 +67,7 @@ def main():
         for query in queries:
             filter_box.clear()
             filter_box.send_keys(query)
-            WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, 'match-count').text != '')
+            WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, 'match-count').get_attribute('data-query') == query)
             typed.append({'query': query, 'visible_rows': driver.execute_script(VISIBLE_ROWS),
                           'match_count': driver.find_element(By.ID, 'match-count').text})
         filter_box.clear()
