@@ -499,7 +499,7 @@ def _autodiscover_row(dns_host, domain):
             found.append(str(method))
     https = _mapping(domain.get('https'))
     if not domain.get('ok'):
-        if found and https.get('checked') and https.get('ok') is False:
+        if found and https.get('checked') and https.get('ok') is not True:
             reasons = [str(attempt.get('reason')) for attempt in _list(https.get('attempts'))
                        if isinstance(attempt, dict) and not attempt.get('ok') and attempt.get('reason')]
             row.needs_human(str(https.get('verdict') or '') or '; '.join(reasons) or 'no Autodiscover endpoint answers over HTTPS')
