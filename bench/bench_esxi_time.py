@@ -30,7 +30,10 @@ import urllib.request
 
 from _common import PYTHON, ROOT, launcher, stage_collection, write_results
 
-SERVERS = ['ntp1.example.com', '192.0.2.10']
+# the testbed's two good chronyd instances (launcher part ntp): ours asks them before configuring
+SERVERS = ['127.0.0.61', '127.0.0.65']
+NO_CHECK = 'check_sources=false fleetfix.remediate.esxi_ntp'
+NTP_PORT_OFFSET = 100  # the ntp part's port: the bench's base port + this (its own, beside a running testbed)
 HOSTS_PER_CLUSTER = 100
 USERNAME = 'administrator@vsphere.local'
 PASSWORD = 'FleetFix-vcsim-1!'
@@ -44,7 +47,7 @@ def control(port, path, method='GET'):
         return json.load(response)
 
 
-def ours_playbook(port, check):
+def ours_playbook(port, check, ntp_port, check_sources=True):
     return '''
 - hosts: localhost
   gather_facts: false
@@ -57,8 +60,11 @@ def ours_playbook(port, check):
         validate_certs: false
         ntp_servers: %s
         step_clock: true
+        check_sources: %s
+        ntp_port: %d
       check_mode: %s
-''' % (port, USERNAME, PASSWORD, json.dumps(SERVERS), 'true' if check else 'false')
+''' % (port, USERNAME, PASSWORD, json.dumps(SERVERS), 'true' if check_sources else 'false', ntp_port,
+       'true' if check else 'false')
 
 
 def peer_playbook(port, clusters, check):
@@ -160,7 +166,7 @@ def median_row(rounds):
     return row
 
 
-def measure(size, port, workdir, peer_venv, repeat=1):
+def measure(size, port, workdir, peer_venv, ntp_port, repeat=1):
     clusters_count = max(1, size // HOSTS_PER_CLUSTER)
     state_dir = os.path.join(workdir, 'state-%d' % size)
     launcher(state_dir, 'up', '--only', 'vcsim', '--set', 'vcsim.port=%d' % port,
@@ -171,7 +177,8 @@ def measure(size, port, workdir, peer_venv, repeat=1):
         clusters = ['DC0_C%d' % index for index in range(clusters_count)]
         ours_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=workdir, ANSIBLE_PYTHON_INTERPRETER=PYTHON)
         ours = os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook')
-        ways = [('fleetfix.remediate.esxi_ntp', ours, lambda check: ours_playbook(port, check), ours_env)]
+        ways = [('fleetfix.remediate.esxi_ntp', ours, lambda check: ours_playbook(port, check, ntp_port), ours_env),
+                (NO_CHECK, ours, lambda check: ours_playbook(port, check, ntp_port, check_sources=False), ours_env)]
         if peer_venv:
             peer_env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=os.path.join(peer_venv, 'bin', 'python'))
             peer_env.pop('ANSIBLE_COLLECTIONS_PATH', None)
@@ -207,8 +214,14 @@ def main():
     stage_collection(workdir)
     peer_venv = None if args.skip_peer else peer_environment()
     rows = []
-    for offset, size in enumerate(int(size) for size in args.sizes.split(',')):
-        rows.extend(measure(size, args.port + offset, workdir, peer_venv, args.repeat))
+    ntp_state = os.path.join(workdir, 'state-ntp')
+    ntp_port = args.port + NTP_PORT_OFFSET
+    launcher(ntp_state, 'up', '--only', 'ntp', '--set', 'ntp.port=%d' % ntp_port)
+    try:
+        for offset, size in enumerate(int(size) for size in args.sizes.split(',')):
+            rows.extend(measure(size, args.port + offset, workdir, peer_venv, ntp_port, args.repeat))
+    finally:
+        launcher(ntp_state, 'down', '--only', 'ntp')
     print('\nMedians of %d round(s); wall s (HTTP requests) [CPU s of ansible-playbook + module / of the simulator]' % args.repeat)
     print('| hosts | way | check mode | remediating run | second run | all hosts fixed |')
     print('|---|---|---|---|---|---|')
@@ -220,7 +233,12 @@ def main():
     for row in rows:
         by_size.setdefault(row['size'], {})[row['way'].split(' ')[0]] = row
     for size, ways in sorted(by_size.items()):
-        if len(ways) == 2:
+        ours, unchecked = ways['fleetfix.remediate.esxi_ntp'], ways['check_sources=false']
+        for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
+            costs = [checked_s - unchecked_s for checked_s, unchecked_s in zip(ours[run + '_s_all'], unchecked[run + '_s_all'])]
+            print('%d hosts, %s: the NTP source check costs %+.2f s (median of per-round differences %s)' % (
+                size, label, statistics.median(costs), ', '.join('%+.2f' % cost for cost in costs)))
+        if 'community.vmware' in ways:
             ours, peer = ways['fleetfix.remediate.esxi_ntp'], ways['community.vmware']
             for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
                 per_round = [peer_s / ours_s for peer_s, ours_s in zip(peer[run + '_s_all'], ours[run + '_s_all'])]

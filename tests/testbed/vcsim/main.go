@@ -62,6 +62,9 @@ func main() {
 	created := time.Now()
 
 	fleet := newFleet(*drifted, *driftSeconds)
+	if _, err := addGuests(fleet); err != nil {
+		log.Fatalf("adding the VMs: %s", err)
+	}
 	extended := time.Now()
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}

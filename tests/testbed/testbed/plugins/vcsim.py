@@ -14,6 +14,7 @@ import subprocess
 import urllib.request
 
 from testbed.core import TESTBED_ROOT, Plugin, TestbedError
+from testbed.guests import guests
 
 SOURCE_DIR = os.path.join(TESTBED_ROOT, 'vcsim')
 BINARY = os.path.join(SOURCE_DIR, 'vcsim')
@@ -35,7 +36,7 @@ def host_names(clusters, hosts_per_cluster, standalone_hosts):
 
 def check_options(options):
     """Raise TestbedError for options the simulator cannot start with."""
-    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted'):
+    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted', 'vms_per_host'):
         if options[key] < 0:
             raise TestbedError('vcsim.%s must be 0 or more, not %s.' % (key, options[key]))
     if not 1 <= options['port'] <= 65535:
@@ -65,6 +66,7 @@ def inventory_part(options):
             'testbed_vcsim_standalone_hosts': standalone,
             'testbed_vcsim_drifted_hosts': all_hosts[:options['drifted']],
             'testbed_vcsim_drift_seconds': options['drift_seconds'],
+            'testbed_vcsim_vms': guests(all_hosts, options['vms_per_host'])['vms'],
         },
         'groups': {
             'vcenters': {
@@ -125,6 +127,7 @@ class VcsimPlugin(Plugin):
         'drift_seconds': 600.0,
         'username': 'administrator@vsphere.local',
         'password': 'FleetFix-vcsim-1!',
+        'vms_per_host': 3,
     }
 
     def build(self, ctx):
@@ -154,7 +157,12 @@ class VcsimPlugin(Plugin):
     def start(self, ctx):
         options = ctx.options
         check_options(options)
-        ctx.spawn('vcsim', command_line(options), env={'VCSIM_PASSWORD': options['password']})
+        by_cluster, standalone = host_names(options['clusters'], options['hosts_per_cluster'], options['standalone_hosts'])
+        vms_file = os.path.join(ctx.work_dir, 'vms.json')
+        with open(vms_file, 'w', encoding='utf-8') as handle:
+            json.dump(guests(sorted([name for names in by_cluster.values() for name in names] + standalone),
+                             options['vms_per_host']), handle)
+        ctx.spawn('vcsim', command_line(options) + ['-vms-file', vms_file], env={'VCSIM_PASSWORD': options['password']})
         stats_url = 'https://127.0.0.1:%d/fleetfix/stats' % options['port']
         unverified = ssl.create_default_context()
         unverified.check_hostname = False
