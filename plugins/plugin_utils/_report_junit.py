@@ -11,7 +11,7 @@ or (in check mode) would change; ``<skipped>`` when it was skipped.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 
 def _outcome(row, check_mode):

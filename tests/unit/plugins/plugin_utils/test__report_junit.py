@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.fleetfix.remediate.plugins.plugin_utils import _report_junit as junit
 from ansible_collections.fleetfix.remediate.plugins.plugin_utils import _report_model as model

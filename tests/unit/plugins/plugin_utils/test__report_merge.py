@@ -28,7 +28,7 @@ def estate(vcenters, servers, check_mode=False):
 
 
 def comparable(report):
-    return ([[row for row in area['rows']] for area in report['areas']], report['totals'],
+    return ([list(area['rows']) for area in report['areas']], report['totals'],
             report['findings'])
 
 
