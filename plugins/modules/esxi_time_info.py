@@ -130,7 +130,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetfix.remediate.plugins.module_utils._esxi_time import report_info
+from ansible_collections.fleetfix.remediate.plugins.module_utils._esxi_time import ValidationError, report_info, validate_params
 from ansible_collections.fleetfix.remediate.plugins.module_utils._vsphere import (
     VSphereError,
     connect_from_module,
@@ -147,8 +147,10 @@ def main():
         max_workers=dict(type='int', default=16),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if module.params['max_workers'] < 1:
-        module.fail_json(msg='max_workers must be 1 or more.')
+    try:
+        validate_params(module.params)
+    except ValidationError as error:
+        module.fail_json(msg=str(error))
     client = connect_from_module(module)
     try:
         report, result = report_info(client, module.params)

@@ -33,9 +33,45 @@ def host_names(clusters, hosts_per_cluster, standalone_hosts):
     return by_cluster, standalone
 
 
+ESX_VERSIONS = ('6.7.0', '7.0.3', '8.0.0', '8.0.1', '8.0.2', '8.0.3')
+
+
+def _version_tuple(version):
+    return tuple(int(part) for part in version.split('.'))
+
+
+def host_versions(options):
+    """``{host: ESXi version}``: ``options['versions']`` cycled over the hosts in name order."""
+    by_cluster, standalone = host_names(options['clusters'], options['hosts_per_cluster'], options['standalone_hosts'])
+    names = sorted([name for hosts in by_cluster.values() for name in hosts] + standalone)
+    versions = version_list(options['versions'])
+    return {name: versions[index % len(versions)] for index, name in enumerate(names)}
+
+
+def version_list(text):
+    versions = ['6.7.0' if item.strip() == '6.7' else item.strip() for item in str(text).split(',') if item.strip()]
+    unknown = [version for version in versions if version not in ESX_VERSIONS]
+    if not versions or unknown:
+        raise TestbedError('vcsim.versions must list ESXi versions from %s, not %r.' % (', '.join(ESX_VERSIONS), text))
+    return versions
+
+
+def special_hosts(options):
+    """The hosts that start on PTP (the first ``ptp_hosts`` on ESXi 8) and with time services
+    disabled (the first ``disabled_hosts`` on 7.0.3), in name order."""
+    versions = host_versions(options)
+    on_8 = [name for name in sorted(versions) if _version_tuple(versions[name]) >= (8, 0, 0)]
+    on_703 = [name for name in sorted(versions) if (7, 0, 3) <= _version_tuple(versions[name]) < (8, 0, 0)]
+    if len(on_8) < options['ptp_hosts'] or len(on_703) < options['disabled_hosts']:
+        raise TestbedError('vcsim.ptp_hosts (%d) needs that many ESXi 8 hosts (there are %d) and vcsim.disabled_hosts '
+                           '(%d) that many 7.0.3 hosts (there are %d): change vcsim.versions or set them to 0.' % (
+                               options['ptp_hosts'], len(on_8), options['disabled_hosts'], len(on_703)))
+    return on_8[:options['ptp_hosts']], on_703[:options['disabled_hosts']]
+
+
 def check_options(options):
     """Raise TestbedError for options the simulator cannot start with."""
-    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted'):
+    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted', 'ptp_hosts', 'disabled_hosts'):
         if options[key] < 0:
             raise TestbedError('vcsim.%s must be 0 or more, not %s.' % (key, options[key]))
     if not 1 <= options['port'] <= 65535:
@@ -44,6 +80,7 @@ def check_options(options):
         raise TestbedError('vcsim needs at least one host: raise vcsim.hosts_per_cluster or vcsim.standalone_hosts.')
     if not options['password']:
         raise TestbedError('vcsim.password must not be empty.')
+    special_hosts(options)
 
 
 def inventory_part(options):
@@ -51,6 +88,7 @@ def inventory_part(options):
     by_cluster, standalone = host_names(options['clusters'], options['hosts_per_cluster'], options['standalone_hosts'])
     all_hosts = sorted([name for names in by_cluster.values() for name in names] + standalone)
     port = options['port']
+    ptp, disabled = special_hosts(options)
     return {
         'vars': {
             'testbed_vcsim_hostname': '127.0.0.1',
@@ -65,6 +103,10 @@ def inventory_part(options):
             'testbed_vcsim_standalone_hosts': standalone,
             'testbed_vcsim_drifted_hosts': all_hosts[:options['drifted']],
             'testbed_vcsim_drift_seconds': options['drift_seconds'],
+            'testbed_vcsim_api_version': '8.0.3.0',
+            'testbed_vcsim_host_versions': host_versions(options),
+            'testbed_vcsim_ptp_hosts': ptp,
+            'testbed_vcsim_disabled_hosts': disabled,
         },
         'groups': {
             'vcenters': {
@@ -95,6 +137,9 @@ def command_line(options):
         '-drifted', str(options['drifted']),
         '-drift-seconds', repr(float(options['drift_seconds'])),
         '-username', options['username'],
+        '-versions', ','.join(version_list(options['versions'])),
+        '-ptp-hosts', ','.join(special_hosts(options)[0]),
+        '-disabled-hosts', ','.join(special_hosts(options)[1]),
     ]
 
 
@@ -125,6 +170,9 @@ class VcsimPlugin(Plugin):
         'drift_seconds': 600.0,
         'username': 'administrator@vsphere.local',
         'password': 'FleetFix-vcsim-1!',
+        'versions': '6.7.0,7.0.3,8.0.3',
+        'ptp_hosts': 1,
+        'disabled_hosts': 1,
     }
 
     def build(self, ctx):
