@@ -8,9 +8,10 @@ venv=${1:-.venv}
 cd "$root"
 
 # Debian packages: Go and govmomi build the vCenter simulator, NSD and Unbound serve DNS,
+# chrony serves NTP (faketime runs one instance 10 minutes wrong),
 # Chromium renders the compliance report in its test, shellcheck is a sanity test, rsync
 # stages the collection.
-packages=(golang-go golang-github-vmware-govmomi-dev nsd unbound chromium shellcheck rsync)
+packages=(golang-go golang-github-vmware-govmomi-dev nsd unbound chrony faketime chromium shellcheck rsync)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -15,7 +15,8 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   done > "$dest/.files"
   rsync -a --from0 --files-from="$dest/.files" ./ "$target/"
   # Files deleted from the work tree must leave the copy too.
-  ( cd "$target" && find . -type f -not -path './tests/output/*' -printf '%P\0' ) | while IFS= read -r -d '' file; do
+  # (not the copy's own .git: in a git worktree the root's .git is a file, so nothing there matches)
+  ( cd "$target" && find . -path ./.git -prune -o -type f -not -path './tests/output/*' -printf '%P\0' ) | while IFS= read -r -d '' file; do
     [ -e "$root/$file" ] || rm -f "$target/$file"
   done
 else
