@@ -90,6 +90,26 @@ hosts:
     protocol_applicable:
       description: Whether the host API has the protocol field.
       type: bool
+    time_services_enabled:
+      description: Whether the host's time services are enabled (vSphere 7.0.3 and later), or V(null).
+      type: bool
+    firewall_allowed_hosts:
+      description: The addresses the C(ntpClient) ruleset allows, or V([all]).
+      type: list
+      elements: str
+    firewall_managed_by:
+      description: V(ntpd) where the C(ntpClient) ruleset is owned by the service (ESXi 8.0.2 and later), else V(user).
+      type: str
+    esxi_version:
+      description: The host's ESXi version, for example V(8.0.3).
+      type: str
+    api_version:
+      description: The host's API version, for example V(8.0.2.0).
+      type: str
+    version_notes:
+      description: Sentences on what the host's release means for time remediation.
+      type: list
+      elements: str
     time_zone:
       description: The host time zone.
       type: str
@@ -116,11 +136,21 @@ hosts:
       firewall_enabled: true
       protocol: null
       protocol_applicable: false
+      time_services_enabled: null
+      firewall_allowed_hosts: [all]
+      firewall_managed_by: user
+      esxi_version: 6.7.0
+      api_version: 6.7.3
+      version_notes: ['ESXi 6.7.0: no time protocol setting before 7.0.3; NTP only']
       time_zone: UTC
       connection_state: connected
       host_time: '2026-01-01T10:00:00.120000+00:00'
       offset_seconds: 0.12
       drifted: false
+msg:
+  description: Why no host was read, when O(esxi_hostnames) is an empty list.
+  returned: when O(esxi_hostnames=[])
+  type: str
 summary:
   description: Counts of hosts (C(total), C(ok), C(skipped), C(failed), C(drifted), C(changed)).
   returned: always

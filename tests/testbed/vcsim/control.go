@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,6 +31,9 @@ type frontend struct {
 	mu       sync.Mutex
 	requests int64
 	byMethod map[string]int64
+	// dieOn: the simulator exits in the middle of answering the first SOAP request whose
+	// body contains this text (a vCenter killed during a read); empty: never
+	dieOn string
 }
 
 func newFrontend(f *fleet, next http.Handler, apiVersion string) *frontend {
@@ -97,6 +102,13 @@ func (fe *frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fe.byMethod[method]++
 	}
 	fe.mu.Unlock()
+	fe.mu.Lock()
+	dieOn := fe.dieOn
+	fe.mu.Unlock()
+	if dieOn != "" && bytes.Contains(body, []byte(dieOn)) {
+		fe.dieMidAnswer(w, r)
+		return
+	}
 	switch method {
 	case "UpdateDateTimeConfig":
 		if h := fe.fleet.byMoid[requestThis(body)]; h != nil {
@@ -120,6 +132,22 @@ func (fe *frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fe.next.ServeHTTP(w, r)
+}
+
+// dieMidAnswer sends the first half of the answer, then ends the process as kill -9 would
+// (no clean shutdown, the connection drops mid-body).
+func (fe *frontend) dieMidAnswer(w http.ResponseWriter, r *http.Request) {
+	recorder := &bufferedResponse{header: w.Header(), status: http.StatusOK}
+	fe.next.ServeHTTP(recorder, r)
+	out := recorder.body.Bytes()
+	w.Header().Set("Content-Length", fmt.Sprint(len(out)))
+	w.WriteHeader(recorder.status)
+	_, _ = w.Write(out[:len(out)/2])
+	if flusher, ok := w.(http.Flusher); ok {
+		flusher.Flush()
+	}
+	log.Printf("dying in the middle of an answer, as asked by the control API (die_on %q)", fe.dieOn)
+	os.Exit(3)
 }
 
 // bufferedResponse keeps a whole response so that rewriteResponse can add fields to it.
@@ -330,6 +358,18 @@ func (fe *frontend) control(w http.ResponseWriter, r *http.Request) {
 		fe.byMethod = map[string]int64{}
 		fe.mu.Unlock()
 		writeJSON(w, http.StatusOK, fe.stats())
+	case path == "die-on" && r.Method == http.MethodPost:
+		var order struct {
+			Text string `json:"text"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&order); err != nil {
+			fail(w, http.StatusBadRequest, "body must be {\"text\": \"...\"}: %s", err)
+			return
+		}
+		fe.mu.Lock()
+		fe.dieOn = order.Text
+		fe.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]string{"die_on": order.Text})
 	case path == "reset" && r.Method == http.MethodPost:
 		for _, name := range fe.fleet.order {
 			fe.fleet.hosts[name].reset()

@@ -135,7 +135,16 @@ func (h *hostSim) rulesetExtra(key string) []byte {
 		userControllable))
 }
 
+// hasPatchLevel: AboutInfo.patchLevel (vSphere 7.0.2), e.g. "3.0" for 8.0.3 as recorded.
+func (r esxRelease) hasPatchLevel() bool { return atLeast(r.Version, "7.0.2") }
+
+func (r esxRelease) patchLevel() string {
+	parts := strings.Split(r.Version, ".")
+	return parts[len(parts)-1] + ".0"
+}
+
 var (
+	markVersionBuild = []byte(`</version><build>`)
 	markObj          = []byte(`<obj type="`)
 	markRulesetKey   = []byte(`<ruleset><key>`)
 	markNtpConfigEnd = []byte(`</ntpConfig>`)
@@ -147,7 +156,7 @@ var (
 // come next, then inserts after each </ntpConfig> and each ruleset's </allowedHosts>.
 // current is the host of a Fetch (whose answer names no object), or nil.
 func (f *fleet) rewriteResponse(body []byte, current *hostSim) []byte {
-	if !bytes.Contains(body, markNtpConfigEnd) && !bytes.Contains(body, markAllowedEnd) {
+	if !bytes.Contains(body, markNtpConfigEnd) && !bytes.Contains(body, markAllowedEnd) && !bytes.Contains(body, markVersionBuild) {
 		return body
 	}
 	out := make([]byte, 0, len(body)+len(body)/8)
@@ -169,6 +178,13 @@ func (f *fleet) rewriteResponse(body []byte, current *hostSim) []byte {
 				current = f.byMoid[string(rest[start+1:end])]
 			}
 			out = append(out, body[i:j+1]...)
+		case bytes.HasPrefix(rest, markVersionBuild):
+			// inside an AboutInfo (config.product): patchLevel sits between version and build
+			out = append(out, body[i:j+len("</version>")]...)
+			if current != nil && current.release.hasPatchLevel() {
+				out = append(out, "<patchLevel>"+current.release.patchLevel()+"</patchLevel>"...)
+			}
+			j += len("</version>") - 1
 		case bytes.HasPrefix(rest, markRulesetKey):
 			end := bytes.Index(rest, []byte("</key>"))
 			if end > len(markRulesetKey) {
