@@ -620,6 +620,9 @@ class VSphereClient:
                 if not chunk:
                     break
                 reader.feed(decompressor.decompress(chunk) if decompressor is not None else chunk)
+            if getattr(response, 'length', None):
+                # http.client ends a read short of Content-Length quietly: the server died mid-answer
+                raise http.client.IncompleteRead(b'', response.length)
             result = reader.close()
         except TRANSPORT_ERRORS as error:
             connection.close()

@@ -171,3 +171,16 @@ def test_the_default_fleet_mixes_releases_with_one_ptp_and_one_disabled_host():
         'DC0_C1_H1': '7.0.3', 'DC0_C1_H2': '8.0.3', 'DC0_H0': '6.7.0'}
     assert part['testbed_vcsim_ptp_hosts'] == ['DC0_C0_H2']
     assert part['testbed_vcsim_disabled_hosts'] == ['DC0_C0_H1']
+
+
+def test_the_esx_part_runs_the_same_binary_in_esx_mode():
+    from testbed.plugins import esx  # pylint: disable=import-outside-toplevel
+    options = dict(esx.PLUGIN.options)
+    argv = esx.command_line(options)
+    assert argv[:2] == [vcsim.BINARY, '-esx']
+    assert dict(zip(argv[2::2], argv[3::2]))['-versions'] == '8.0.3'
+    assert options['password'] not in argv
+    part = esx.inventory_part(options)['vars']
+    assert part['testbed_esx_host_name'] == 'localhost.localdomain' and part['testbed_esx_port'] == 18453
+    with pytest.raises(TestbedError, match='one ESXi version'):
+        esx.check_options(dict(options, version='7.0.3,8.0.3'))

@@ -7,6 +7,7 @@ part (tests/testbed/vcsim/README.md), on its own port. Options: ``--set esx.NAME
 """
 
 import json
+import os
 import ssl
 import urllib.request
 
@@ -64,7 +65,8 @@ class EsxPlugin(Plugin):
 
     def build(self, ctx):
         check_options(ctx.options)
-        vcsim.PLUGIN.build(ctx)  # the same binary
+        # the same binary, and the vcsim part's Go build cache
+        vcsim.build_binary(os.path.join(ctx.state_dir, vcsim.PLUGIN.name))
 
     def start(self, ctx):
         options = ctx.options

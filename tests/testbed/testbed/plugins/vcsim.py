@@ -158,6 +158,31 @@ def start_timeout(options):
     return 30.0 + hosts / 20.0
 
 
+def build_binary(work_dir):
+    """Compile the simulator when it is missing or older than its sources (vcsim and esx parts)."""
+    if not needs_build():
+        print('vcsim: %s is up to date' % BINARY)
+        return
+    go = shutil.which('go')
+    if not go:
+        raise TestbedError('vcsim: the Go compiler (go) is not installed. ' + SETUP_HINT)
+    if not os.path.isdir(GOVMOMI_SIMULATOR):
+        raise TestbedError('vcsim: govmomi sources are missing (%s). %s' % (GOVMOMI_SIMULATOR, SETUP_HINT))
+    env = dict(os.environ)
+    env.update({
+        'GOPATH': GOPATH,
+        'GO111MODULE': 'off',
+        'GOFLAGS': '',
+        'GOCACHE': os.environ.get('GOCACHE') or os.path.join(work_dir, 'gocache'),
+    })
+    print('vcsim: compiling %s from %s (GOPATH=%s GO111MODULE=off go build; about 30 s the first time)' % (
+        BINARY, SOURCE_DIR, GOPATH), flush=True)
+    result = subprocess.run([go, 'build', '-o', BINARY, '.'], cwd=SOURCE_DIR, env=env,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise TestbedError('vcsim: go build failed in %s:\n%s%s' % (SOURCE_DIR, result.stdout, result.stderr))
+
+
 class VcsimPlugin(Plugin):
     name = 'vcsim'
     description = 'vCenter simulator with ESXi host time (govmomi vcsim, HTTPS)'
@@ -177,27 +202,7 @@ class VcsimPlugin(Plugin):
 
     def build(self, ctx):
         check_options(ctx.options)
-        if not needs_build():
-            print('vcsim: %s is up to date' % BINARY)
-            return
-        go = shutil.which('go')
-        if not go:
-            raise TestbedError('vcsim: the Go compiler (go) is not installed. ' + SETUP_HINT)
-        if not os.path.isdir(GOVMOMI_SIMULATOR):
-            raise TestbedError('vcsim: govmomi sources are missing (%s). %s' % (GOVMOMI_SIMULATOR, SETUP_HINT))
-        env = dict(os.environ)
-        env.update({
-            'GOPATH': GOPATH,
-            'GO111MODULE': 'off',
-            'GOFLAGS': '',
-            'GOCACHE': os.environ.get('GOCACHE') or os.path.join(ctx.work_dir, 'gocache'),
-        })
-        print('vcsim: compiling %s from %s (GOPATH=%s GO111MODULE=off go build; about 30 s the first time)' % (
-            BINARY, SOURCE_DIR, GOPATH), flush=True)
-        result = subprocess.run([go, 'build', '-o', BINARY, '.'], cwd=SOURCE_DIR, env=env,
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise TestbedError('vcsim: go build failed in %s:\n%s%s' % (SOURCE_DIR, result.stdout, result.stderr))
+        build_binary(ctx.work_dir)
 
     def start(self, ctx):
         options = ctx.options

@@ -239,3 +239,21 @@ def test_no_hosts_no_request():
     client = client_with([])
     assert client.read_time_state([]) == {}
     assert client.service_instance._stub.requests == []  # pylint: disable=protected-access
+
+
+class TruncatedResponse(FakeResponse):
+    """An answer whose server died after half of its Content-Length."""
+
+    def __init__(self, body):
+        super().__init__(200, body[:len(body) // 2])
+        self.length = len(body) - len(body) // 2  # what http.client still expected when the data ended
+
+
+def test_an_answer_cut_short_is_a_closed_connection_and_stops_the_run():
+    client = client_with([TruncatedResponse(response([host_object('host-1', 'esx1')]))])
+    with pytest.raises(_vsphere.VSphereError) as error:
+        client.read_time_state([vim.HostSystem('host-1')])
+    assert str(error.value) == ('Reading host properties (RetrievePropertiesEx) failed: vCenter/ESXi vc.example.com:443 '
+                                'closed the connection in the middle of an answer; check that it is still running.')
+    with pytest.raises(_vsphere.VSphereError, match='^not attempted: vCenter/ESXi vc.example.com:443 earlier in this run'):
+        client.query_date_time(dict(date_time_system=vim.host.DateTimeSystem('dateTimeSystem-1')))
