@@ -10,7 +10,7 @@ no Python. The module talks WinRM itself from the controller, so this action doe
 right here, in the worker process Ansible forked for the task: it fills the module's
 ``winrm_*`` options from the host's ``ansible_*`` variables unless the task sets them,
 validates them against the module's argument spec, and calls the same
-``_rpc_delegation.run_task`` as the module's ``main()``. No Python process is started per
+``_rpc_delegation_task.run_task`` as the module's ``main()``. No Python process is started per
 host, no module is transferred, and the task's connection is never used, so nothing (no
 temporary folder) is created on the Windows host. The result is what AnsibleModule would
 return: no_log values (the password) removed from all of it, ``invocation.module_args``,
@@ -19,7 +19,7 @@ return: no_log values (the password) removed from all of it, ``invocation.module
 With the ``fleet`` option one task (``run_once``) does this for every host it names: each
 host's connection comes from its ``hostvars`` (under the play's variables), the hosts run in
 threads spread over a few forked processes, and the result reports each host and fails at the
-end naming the failed ones (``_rpc_delegation.fleet_result``).
+end naming the failed ones (``_rpc_delegation_fleet.fleet_result``).
 """
 
 from __future__ import annotations
@@ -34,13 +34,8 @@ from ansible.plugins.action import ActionBase
 # Imported when the strategy loads this class in the main process, so every forked worker
 # finds pywinrm (requests, cryptography) already imported.
 from ansible_collections.fleetfix.remediate.plugins.module_utils._fleet import run_bounded_in_processes
-from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import (
-    TaskError,
-    argument_spec,
-    fleet_problems,
-    fleet_result,
-    run_task,
-)
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_fleet import fleet_problems, fleet_result
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_task import TaskError, argument_spec, run_task
 
 # module option -> the host variables that feed it, first match wins
 HOST_VARIABLES = {

@@ -322,7 +322,7 @@ gpo_id:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import (
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_task import (
     TaskError,
     argument_spec,
     run_task,

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation_task as rpc_task
 
 
 @pytest.fixture
 def fake(monkeypatch):
-    """The WinRM client that _rpc_delegation.run_task builds (for the module and the action plugin).
+    """The WinRM client that _rpc_delegation_task.run_task builds (for the module and the action plugin).
 
     A test puts a FakeClient in holder['client']; holder['options'] is what run_task gave the
     client (absent when it never built one) and the client's ``closed`` says whether it was closed.
@@ -25,5 +25,5 @@ def fake(monkeypatch):
         client.closed = False
         client.close = lambda: setattr(client, 'closed', True)
         return client
-    monkeypatch.setattr(rpc, 'WinRMClient', factory)
+    monkeypatch.setattr(rpc_task, 'WinRMClient', factory)
     return holder

@@ -16,10 +16,10 @@ from ansible_collections.fleetfix.remediate.plugins.action.win_ignore_delegation
     host_connection_options,
     merge_module_args,
 )
-from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation as rpc
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation_task as rpc_task
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import AUTHENTICATION, WinRMError
-from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__rpc_delegation import (
+from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_delegation_samples import (
     REG_MISSING,
     REG_SET,
     GPO_VIEW,
@@ -318,7 +318,7 @@ def clients(monkeypatch):
         client = holder[options['winrm_port']]
         client.close = lambda: None
         return client
-    monkeypatch.setattr(rpc, 'WinRMClient', factory)
+    monkeypatch.setattr(rpc_task, 'WinRMClient', factory)
     return holder
 
 

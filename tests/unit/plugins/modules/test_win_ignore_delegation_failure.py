@@ -14,7 +14,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import UNREACHABLE, WinRMError
 from ansible_collections.fleetfix.remediate.plugins.modules import win_ignore_delegation_failure as module
-from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__rpc_delegation import (
+from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_delegation_samples import (
     REG_MISSING,
     FakeClient,
     audit_output,
