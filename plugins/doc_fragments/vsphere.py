@@ -14,7 +14,7 @@ class ModuleDocFragment:
 options:
   hostname:
     description:
-      - The vCenter Server or ESXi host to connect to: a DNS name or an IP address, without scheme,
+      - The vCenter Server or ESXi host to connect to, as a DNS name or an IP address without scheme,
         port or path. Anything else fails before a connection is made.
       - If not set, the value of the E(VMWARE_HOST) environment variable is used.
     type: str

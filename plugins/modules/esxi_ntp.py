@@ -222,7 +222,7 @@ hosts:
     firewall_managed_by:
       description:
         - V(ntpd) where the C(ntpClient) ruleset is owned by the service (ESXi 8.0.2 and later,
-          C(userControllable=false)): it is never written and is open while C(ntpd) runs.
+          C(userControllable=false)). Such a ruleset is never written and is open while C(ntpd) runs.
         - V(user) where the module opens or closes it.
       type: str
     version_notes:

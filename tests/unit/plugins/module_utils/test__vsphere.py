@@ -227,10 +227,12 @@ def test_fault_is_decoded_without_secrets():
 
 def test_http_error_and_broken_xml_are_readable():
     client = client_with([FakeResponse(503, b'busy')])
-    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: vCenter/ESXi vc.example.com:443 answered HTTP 503 Service Unavailable$'):
+    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: '
+                                                    r'vCenter/ESXi vc.example.com:443 answered HTTP 503 Service Unavailable$'):
         client.read_time_state([vim.HostSystem('host-1')])
     client = client_with([FakeResponse(200, response([host_object('host-1', 'esx1')])[:-40])])
-    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: vCenter/ESXi vc.example.com:443 sent XML that does not parse \(unclosed token'):
+    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: '
+                                                    r'vCenter/ESXi vc.example.com:443 sent XML that does not parse \(unclosed token'):
         client.read_time_state([vim.HostSystem('host-1')])
     assert client.service_instance._stub.dropped == 1  # pylint: disable=protected-access
 
