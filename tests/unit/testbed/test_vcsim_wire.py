@@ -137,8 +137,8 @@ def recorded(text, tag):
 
 
 def compare(ours, theirs, prefix):
-    ours_fields = [(path, value) for path, value in fields(ours, prefix)]
-    theirs_fields = [(path, value) for path, value in fields(theirs, prefix)]
+    ours_fields = fields(ours, prefix)
+    theirs_fields = fields(theirs, prefix)
     # the same fields in the same order ...
     assert [path for path, _value in ours_fields] == [path for path, _value in theirs_fields]
     # ... with the same values, except those that differ by nature

@@ -62,7 +62,7 @@ def test_reader_reads_the_real_vcenter_803_host():
     names = dict(dateTimeInfo='config_dateTimeInfo', service='config_service', firewall='config_firewall',
                  product='config_product')
     body = fetch_response(data, names).replace(b'config.product<', b'config.product.apiVersion<')
-    reader = _vsphere.RetrieveResultReader(lambda moid, values: _vsphere.parse_time_state(moid, values))
+    reader = _vsphere.RetrieveResultReader(_vsphere.parse_time_state)
     reader.feed(body)
     rows, _token = reader.close()
     state = rows[0]
@@ -196,7 +196,7 @@ def test_reads_are_guarded_too():
 
 def test_update_ntp_sends_protocol_only_to_hosts_that_know_it():
     sent = []
-    system = type('System', (), {'UpdateDateTimeConfig': staticmethod(lambda config: sent.append(config))})()
+    system = type('System', (), {'UpdateDateTimeConfig': staticmethod(lambda config: sent.append(config) or None)})()
     client = _vsphere.VSphereClient('vc.example.com', 'admin', 'pw')
     client.update_ntp(dict(date_time_system=system, supports_protocol=True), ['a'], protocol='ntp', enabled=True)
     assert (sent[0].protocol, sent[0].enabled, list(sent[0].ntpConfig.server)) == ('ntp', True, ['a'])
