@@ -1,7 +1,7 @@
 # fleetfix.remediate — every target prints what it does. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup collection stage sanity units integration lint docs-lint build-check ee-check changelog-lint test demo bench \
+.PHONY: help setup setup-2.16 collection stage sanity units integration integration-2.16 lint docs-lint build-check ee-check ee-introspect galaxy-import changelog-lint test demo bench \
         testbed-build testbed-up testbed-down testbed-status clean
 
 VENV        ?= .venv
@@ -13,13 +13,20 @@ SANITY_ARGS ?=
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export FLEETFIX_TESTBED_STATE ?= $(CURDIR)/tests/testbed/.state
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+# The oldest ansible-core meta/runtime.yml claims, in a second virtual environment.
+VENV_2_16   ?= .venv-2.16
+STAGE_2_16  ?= build/stage-2.16
+COLLECTION_2_16 := $(abspath $(STAGE_2_16))/ansible_collections/fleetfix/remediate
 TESTBED     := PYTHONPATH=$(CURDIR)/tests/testbed $(PY) -m testbed
 
 help:  ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup:  ## apt packages when missing, .venv with pinned tools (tests/requirements-dev.txt)
 	@tools/setup.sh $(VENV)
+
+setup-2.16:  ## a second virtual environment, ansible-core 2.16 (tests/requirements-2.16.txt)
+	@tools/setup.sh $(VENV_2_16) tests/requirements-2.16.txt
 
 stage: setup  ## copy the collection to build/stage/ansible_collections/fleetfix/remediate
 	@tools/stage.sh $(STAGE_ROOT) >/dev/null && echo "staged: $(COLLECTION)"
@@ -43,6 +50,11 @@ integration: stage  ## ansible-test integration against the embedded testbed (TA
 	@echo "== ansible-test integration (testbed started by the targets, stopped at the end)"
 	@tools/integration.sh $(COLLECTION) $(TARGETS)
 
+integration-2.16: setup setup-2.16  ## the integration targets (the site playbook among them) on ansible-core 2.16
+	@tools/stage.sh $(STAGE_2_16) >/dev/null
+	@echo "== ansible-test integration on $$($(VENV_2_16)/bin/ansible --version | head -1)"
+	@PATH=$(abspath $(VENV_2_16))/bin:$(PATH) tools/integration.sh $(COLLECTION_2_16) $(TARGETS)
+
 lint: stage  ## ansible-lint, production profile, on roles and playbooks
 	@echo "== ansible-lint --profile production"
 	@cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(abspath $(STAGE_ROOT)) ansible-lint --profile production --offline roles playbooks
@@ -55,14 +67,20 @@ build-check: stage  ## build the tarball and check it carries no test output, ve
 	@echo "== ansible-galaxy collection build (contents check)"
 	@tools/build-check.sh $(COLLECTION)
 
-ee-check: collection  ## ansible-builder create on meta/execution-environment.yml, context checked
+ee-check: collection  ## ansible-builder create on ee/execution-environment.yml, context checked, its galaxy and builder stages replayed
 	@tools/ee-check.sh
+
+ee-introspect: collection  ## ansible-builder introspect on the installed collection (meta/execution-environment.yml)
+	@tools/ee-introspect.sh $(CURDIR)/collections
+
+galaxy-import: stage  ## galaxy-importer on the built tarball (tests/galaxy-importer.cfg: no container, so no ansible-test)
+	@tools/galaxy-import.sh $(COLLECTION)
 
 changelog-lint: setup  ## antsibull-changelog lint on the changelog fragments
 	@echo "== antsibull-changelog lint"
 	@$(VENV)/bin/antsibull-changelog lint
 
-test: sanity units integration lint docs-lint build-check ee-check changelog-lint  ## everything CI runs
+test: sanity units integration lint docs-lint build-check ee-check ee-introspect galaxy-import changelog-lint  ## everything CI runs
 	@echo "== make test: all passed"
 
 testbed-build: setup  ## compile the simulators

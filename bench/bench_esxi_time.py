@@ -34,7 +34,10 @@ import urllib.request
 
 from _common import PYTHON, ROOT, launcher, stage_collection, write_results
 
-SERVERS = ['ntp1.example.com', '192.0.2.10']
+# the testbed's two good chronyd instances (launcher part ntp): ours asks them before configuring
+SERVERS = ['127.0.0.61', '127.0.0.65']
+NO_CHECK = 'check_sources=false fleetfix.remediate.esxi_ntp'
+NTP_PORT_OFFSET = 100  # the ntp part's port: the bench's base port + this (its own, beside a running testbed)
 HOSTS_PER_CLUSTER = 100
 FLEETS = {
     'uniform': lambda size: dict(versions='6.7.0', ptp_hosts=0, disabled_hosts=0),
@@ -52,7 +55,7 @@ def control(port, path, method='GET'):
         return json.load(response)
 
 
-def ours_playbook(port, check):
+def ours_playbook(port, check, ntp_port, check_sources=True):
     return '''
 - hosts: localhost
   gather_facts: false
@@ -65,8 +68,11 @@ def ours_playbook(port, check):
         validate_certs: false
         ntp_servers: %s
         step_clock: true
+        check_sources: %s
+        ntp_port: %d
       check_mode: %s
-''' % (port, USERNAME, PASSWORD, json.dumps(SERVERS), 'true' if check else 'false')
+''' % (port, USERNAME, PASSWORD, json.dumps(SERVERS), 'true' if check_sources else 'false', ntp_port,
+       'true' if check else 'false')
 
 
 def peer_playbook(port, clusters, check):
@@ -173,7 +179,7 @@ def median_row(rounds):
     return row
 
 
-def measure(size, port, workdir, peer_venv, repeat=1, fleet='uniform'):
+def measure(size, port, workdir, peer_venv, ntp_port, repeat=1, fleet='uniform'):
     clusters_count = max(1, size // HOSTS_PER_CLUSTER)
     state_dir = os.path.join(workdir, 'state-%d-%s' % (size, fleet))
     releases = [argument for item in sorted(FLEETS[fleet](size).items()) for argument in ('--set', 'vcsim.%s=%s' % item)]
@@ -185,7 +191,8 @@ def measure(size, port, workdir, peer_venv, repeat=1, fleet='uniform'):
         clusters = ['DC0_C%d' % index for index in range(clusters_count)]
         ours_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=workdir, ANSIBLE_PYTHON_INTERPRETER=PYTHON)
         ours = os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook')
-        ways = [('fleetfix.remediate.esxi_ntp', ours, lambda check: ours_playbook(port, check), ours_env)]
+        ways = [('fleetfix.remediate.esxi_ntp', ours, lambda check: ours_playbook(port, check, ntp_port), ours_env),
+                (NO_CHECK, ours, lambda check: ours_playbook(port, check, ntp_port, check_sources=False), ours_env)]
         if peer_venv:
             peer_env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=os.path.join(peer_venv, 'bin', 'python'))
             peer_env.pop('ANSIBLE_COLLECTIONS_PATH', None)
@@ -223,9 +230,15 @@ def main():
     stage_collection(workdir)
     peer_venv = None if args.skip_peer else peer_environment()
     rows = []
+    ntp_state = os.path.join(workdir, 'state-ntp')
+    ntp_port = args.port + NTP_PORT_OFFSET
+    launcher(ntp_state, 'up', '--only', 'ntp', '--set', 'ntp.port=%d' % ntp_port)
     cases = [(int(size), fleet) for size in args.sizes.split(',') for fleet in args.fleets.split(',')]
-    for offset, (size, fleet) in enumerate(cases):
-        rows.extend(measure(size, args.port + offset, workdir, peer_venv, args.repeat, fleet))
+    try:
+        for offset, (size, fleet) in enumerate(cases):
+            rows.extend(measure(size, args.port + offset, workdir, peer_venv, ntp_port, args.repeat, fleet))
+    finally:
+        launcher(ntp_state, 'down', '--only', 'ntp')
     print('\nMedians of %d round(s); wall s (HTTP requests) [CPU s of ansible-playbook + module / of the simulator]' % args.repeat)
     print('| hosts | fleet | way | check mode | remediating run | second run | all hosts fixed |')
     print('|---|---|---|---|---|---|---|')
@@ -238,7 +251,12 @@ def main():
     for row in rows:
         by_size.setdefault((row['size'], row['fleet']), {})[row['way'].split(' ')[0]] = row
     for (size, fleet), ways in sorted(by_size.items()):
-        if len(ways) == 2:
+        ours, unchecked = ways['fleetfix.remediate.esxi_ntp'], ways['check_sources=false']
+        for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
+            costs = [checked_s - unchecked_s for checked_s, unchecked_s in zip(ours[run + '_s_all'], unchecked[run + '_s_all'])]
+            print('%d hosts, %s: the NTP source check costs %+.2f s (median of per-round differences %s)' % (
+                size, label, statistics.median(costs), ', '.join('%+.2f' % cost for cost in costs)))
+        if 'community.vmware' in ways:
             ours, peer = ways['fleetfix.remediate.esxi_ntp'], ways['community.vmware']
             for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
                 per_round = [peer_s / ours_s for peer_s, ours_s in zip(peer[run + '_s_all'], ours[run + '_s_all'])]

@@ -5,6 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-.venv}
+# the pinned tools; tests/requirements-2.16.txt for the second environment (make setup-2.16)
+requirements=${2:-tests/requirements-dev.txt}
 cd "$root"
 
 # Debian packages: Go and govmomi build the vCenter simulator, NSD and Unbound serve DNS,
@@ -25,10 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 stamp="$venv/.requirements.sha256"
-want=$(cat tests/requirements-dev.txt requirements.txt | sha256sum | cut -d' ' -f1)
+want=$(cat "$requirements" requirements.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== virtual environment $venv with pinned tools"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements-dev.txt
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   echo "$want" > "$stamp"
 fi

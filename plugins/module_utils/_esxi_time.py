@@ -18,7 +18,23 @@ import math
 import re
 import socket
 
+from ansible_collections.fleetfix.remediate.plugins.module_utils._dns import parse_server
 from ansible_collections.fleetfix.remediate.plugins.module_utils._fleet import FleetReport, HostResult, run_bounded
+from ansible_collections.fleetfix.remediate.plugins.module_utils._time_reference import (
+    KERBEROS_SKEW_SECONDS,
+    TIERS,
+    check_sources,
+    describe_reference,
+    dns_resolver,
+    good_sources,
+    guests_at_risk,
+    host_offset,
+    plan_steps,
+    refusal,
+    step_decision,
+    system_resolver,
+    tier,
+)
 from ansible_collections.fleetfix.remediate.plugins.module_utils._vsphere import VSphereError
 
 HOSTNAME_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
@@ -51,6 +67,42 @@ def is_valid_server(server):
 def server_key(server):
     """What makes two server entries the same: case and a trailing root dot do not count."""
     return server.lower().rstrip('.')
+
+
+def source_check_argument_spec():
+    """The trusted-time options esxi_ntp and esxi_time_info share (documented in each module)."""
+    return dict(
+        check_sources=dict(type='bool', default=True),
+        ntp_port=dict(type='int', default=123),
+        source_resolvers=dict(type='list', elements='str', default=[]),
+        kerberos_skew_seconds=dict(type='float', default=KERBEROS_SKEW_SECONDS),
+        report_guests=dict(type='bool', default=True),
+    )
+
+
+def check_source_options(params):
+    """A sentence for bad trusted-time options, or None."""
+    if not 1 <= params['ntp_port'] <= 65535:
+        return 'ntp_port must be a UDP port (1-65535), not %s.' % params['ntp_port']
+    if params['kerberos_skew_seconds'] < params['max_offset_seconds']:
+        return 'kerberos_skew_seconds (%s) must not be below max_offset_seconds (%s).' % (
+            params['kerberos_skew_seconds'], params['max_offset_seconds'])
+    if params.get('max_step_seconds') is not None and params['max_step_seconds'] <= 0:
+        return 'max_step_seconds must be above 0.'
+    for text in params.get('source_resolvers') or []:
+        try:
+            parse_server(text)
+        except ValueError as error:
+            return 'source_resolvers: %s' % error
+    return None
+
+
+def source_warnings(result):
+    """One warning per bad NTP source when a good one was still found (all bad is a failure or the reference says so)."""
+    if not (result.get('reference') or {}).get('good'):
+        return []
+    return ['NTP server %s: %s' % (source['server'], source['problem'])
+            for source in result.get('ntp_sources') or [] if source.get('problem')]
 
 
 def validate_servers(servers):
@@ -327,16 +379,19 @@ def host_facts(current, params):
                 firewall_managed_by=firewall_managed_by(current), version_notes=version_notes(current, params))
 
 
-def remediate_host(client, current, params, check_mode, clock=utc_now, allowed=None):
+def remediate_host(client, current, params, check_mode, clock=utc_now, reference=None, allowed=None):
     """Plan, (unless check mode) apply, and measure one host; returns a ``HostResult``.
 
+    Clock steps come later (``step_drifted``): whether a step is safe depends on the whole fleet.
     ``written`` lists the writes that succeeded; when one faults, ``after`` is the state
     those writes made, ``failed_action`` the write that faulted and ``not_attempted`` the rest.
     """
+    reference = reference or describe_reference([], checked=False)
     result = HostResult(current['name'], before=reported_state(current), after=reported_state(current),
                         actions=[], written=[], failed_action=None, not_attempted=[],
-                        offset_seconds=None, drifted=False, restarted=False, clock_stepped=False,
-                        **host_facts(current, params))
+                        offset_seconds=None, offset_from_controller_seconds=None,
+                        initial_offset_seconds=None, drifted_before=False, drifted=False, restarted=False,
+                        clock_stepped=False, step_refused=None, **host_facts(current, params))
     reason = unreachable_reason(current)
     if reason:
         if params.get('fail_on_unreachable'):
@@ -361,20 +416,11 @@ def remediate_host(client, current, params, check_mode, clock=utc_now, allowed=N
             result.fields['after'] = state_after(current, written)
         result.changed = bool(actions)
         result.fields['restarted'] = any(action == 'restart_service' for action, _argument in written)
-        offset, _host_time = measure_offset(client, current, clock)
-        result.fields['offset_seconds'] = offset
+        from_controller, _host_time = measure_offset(client, current, clock)
+        offset = host_offset(from_controller, reference)
         drifted = abs(offset) > params['max_offset_seconds']
-        if drifted and params.get('step_clock'):
-            result.changed = True
-            result.fields['clock_stepped'] = True
-            if not check_mode:
-                client.update_date_time(current, clock())
-                offset, _host_time = measure_offset(client, current, clock)
-                result.fields['offset_seconds'] = offset
-                drifted = abs(offset) > params['max_offset_seconds']
-            else:
-                drifted = False
-        result.fields['drifted'] = drifted
+        result.fields.update(offset_seconds=offset, offset_from_controller_seconds=from_controller,
+                             initial_offset_seconds=offset, drifted_before=drifted, drifted=drifted)
     except VSphereError as error:
         if not check_mode:
             result.fields['after'] = state_after(current, written)
@@ -392,21 +438,122 @@ def remediate_host(client, current, params, check_mode, clock=utc_now, allowed=N
     return result
 
 
-def info_host(client, current, params, clock=utc_now):
-    """Read-only report of one host: its state, clock and offset."""
+def step_host(client, current, result, plan, reference, params, check_mode, clock=utc_now):
+    """Step one drifted host to the plan's target clock (predicted in check mode), then measure again."""
+    result.changed = True
+    result.fields['clock_stepped'] = True
+    target_offset = plan['target_offset_seconds']
+    if check_mode:
+        predicted = host_offset(target_offset, reference)
+        result.fields.update(offset_seconds=predicted, offset_from_controller_seconds=target_offset,
+                             drifted=abs(predicted) > params['max_offset_seconds'])
+        return result
+    try:
+        client.update_date_time(current, clock() + datetime.timedelta(seconds=target_offset))
+        from_controller, _host_time = measure_offset(client, current, clock)
+    except VSphereError as error:
+        result.fail(str(error))
+        return result
+    offset = host_offset(from_controller, reference)
+    result.fields.update(offset_seconds=offset, offset_from_controller_seconds=from_controller,
+                         drifted=abs(offset) > params['max_offset_seconds'])
+    return result
+
+
+def step_drifted(client, states_by_name, report, reference, params, check_mode, clock=utc_now):
+    """Decide once for the fleet whether (and to which clock) drifted hosts are stepped, then step them.
+
+    Returns the ``step`` return value; every drifted host not stepped gets ``step_refused``.
+    """
+    measured = [result.fields.get('offset_from_controller_seconds') for result in report.results if result.ok]
+    plan = plan_steps(reference, measured, params['max_offset_seconds'])
+    step = dict(requested=bool(params.get('step_clock')), allowed=plan['allowed'], target=plan['target'], reason=plan['reason'])
+    if not params.get('step_clock'):
+        step.update(allowed=False, target=None, reason='step_clock is off')
+        return step
+    to_step = []
+    for result in report.results:
+        if not (result.ok and result.fields.get('drifted')):
+            continue
+        allowed, why = step_decision(result.fields.get('offset_from_controller_seconds'), plan, params.get('max_step_seconds'))
+        if allowed:
+            to_step.append(result)
+        else:
+            result.fields['step_refused'] = why
+    for result, _value, error in run_bounded(
+            to_step, lambda result: step_host(client, states_by_name[result.name], result, plan, reference, params, check_mode, clock),
+            params['max_workers']):
+        if error is not None:
+            result.fail('%s: %s' % (type(error).__name__, error))
+    return step
+
+
+def set_tiers(report, params):
+    kerberos = params.get('kerberos_skew_seconds') or KERBEROS_SKEW_SECONDS
+    for result in report.results:
+        level = tier(result.fields.get('offset_seconds'), params['max_offset_seconds'], kerberos)
+        result.fields.update(tier=level, kerberos_fails=level == 'critical')
+
+
+def tier_counts(hosts):
+    counts = dict.fromkeys(TIERS, 0)
+    for host in hosts:
+        counts[host.get('tier') or 'unknown'] += 1
+    return counts
+
+
+def servers_to_check(params, states):
+    """The NTP servers the hosts are (or will be) pointed at: the requested ones, else those configured on the hosts."""
+    if params.get('ntp_servers') and params.get('state', 'present') == 'present':
+        return list(params['ntp_servers'])
+    configured = {}
+    for state in states:
+        for server in state.get('ntp_servers') or []:
+            configured.setdefault(server.lower(), server)
+    return list(configured.values())
+
+
+def trusted_reference(params, states, check=None):
+    """``(ntp_sources, reference)``: every server asked from the controller and the chosen reference."""
+    if not params.get('check_sources'):
+        return [], describe_reference([], checked=False)
+    resolvers = params.get('source_resolvers')
+    ask = check or check_sources
+    sources = ask(servers_to_check(params, states), params['max_offset_seconds'], port=params.get('ntp_port') or 123,
+                  resolve=dns_resolver(resolvers) if resolvers else system_resolver)
+    return sources, describe_reference(sources)
+
+
+def read_guests_at_risk(client, states_by_name, drifted_hosts, params):
+    """The ``guests_at_risk`` list for the hosts drifted before the run (one PropertyCollector read)."""
+    if not drifted_hosts or not params.get('report_guests', True):
+        return []
+    refs = [states_by_name[name]['ref'] for name in drifted_hosts]
+    return guests_at_risk(client.read_guests(refs), drifted_hosts)
+
+
+def trusted_fields(sources, reference):
+    return dict(ntp_sources=sources, reference=reference, controller_offset_seconds=reference['controller_offset_seconds'])
+
+
+def info_host(client, current, params, clock=utc_now, reference=None):
+    """Read-only report of one host: its state, clock and offset against the reference."""
+    reference = reference or describe_reference([], checked=False)
     result = HostResult(current['name'], **reported_state(current))
     result.fields.update(time_zone=current.get('time_zone'), connection_state=current.get('connection_state'),
-                         host_time=None, offset_seconds=None, drifted=False, **host_facts(current, params))
+                         host_time=None, offset_seconds=None, offset_from_controller_seconds=None, drifted=False,
+                         **host_facts(current, params))
     reason = unreachable_reason(current)
     if reason:
         result.skip(reason)
         return result
     try:
-        offset, host_time = measure_offset(client, current, clock)
+        from_controller, host_time = measure_offset(client, current, clock)
     except VSphereError as error:
         result.fail(str(error))
         return result
-    result.fields.update(host_time=host_time.isoformat(), offset_seconds=offset,
+    offset = host_offset(from_controller, reference)
+    result.fields.update(host_time=host_time.isoformat(), offset_seconds=offset, offset_from_controller_seconds=from_controller,
                          drifted=abs(offset) > params['max_offset_seconds'])
     return result
 
@@ -436,17 +583,38 @@ def empty_scope_message(params):
     return None
 
 
-def remediate(client, params, check_mode, diff, clock=utc_now, allowed=None):
+def remediate(client, params, check_mode, diff, clock=utc_now, check=None, allowed=None):
     """The whole esxi_ntp run after login: returns ``(report, result dict, extra failure or None)``.
 
     ``allowed`` is the secure-NTP address list for the ntpClient ruleset (None: left alone).
     """
     states = read_scope(client, params)
-    report = run_fleet(client, states, lambda state: remediate_host(client, state, params, check_mode, clock, allowed),
+    sources, reference = trusted_reference(params, states, check)
+    if (params.get('check_sources') and params.get('require_good_source', True) and params.get('ntp_servers')
+            and params.get('state', 'present') == 'present' and not good_sources(sources)):
+        report = FleetReport('host')
+        result = dict(changed=False, hosts=[], summary=report.summary(drifted=0), step=None, guests_at_risk=[])
+        result.update(trusted_fields(sources, reference))
+        return report, result, refusal(sources)
+    report = run_fleet(client, states, lambda state: remediate_host(client, state, params, check_mode, clock, reference,
+                                                                    allowed),
                        params['max_workers'])
+    states_by_name = {state['name']: state for state in states}
+    step = step_drifted(client, states_by_name, report, reference, params, check_mode, clock)
+    set_tiers(report, params)
     hosts = report.as_list()
     drifted = [host['name'] for host in hosts if host.get('drifted')]
-    result = dict(changed=report.changed, hosts=hosts, summary=report.summary(drifted=len(drifted)))
+    drifted_before = [host['name'] for host in hosts if host.get('drifted_before') and not host['failed']]
+    guests_error = None
+    try:
+        guests = read_guests_at_risk(client, states_by_name, drifted_before, params)
+    except VSphereError as error:
+        # the hosts are done; a failed read of their VMs is reported, not a reason to hide that
+        guests, guests_error = [], str(error)
+    result = dict(changed=report.changed, hosts=hosts, step=step, guests_at_risk=guests, guests_error=guests_error,
+                  summary=report.summary(drifted=len(drifted), by_tier=tier_counts(hosts),
+                                         guests_at_risk=sum(1 for guest in guests if guest['booted_while_drifted'])))
+    result.update(trusted_fields(sources, reference))
     if empty_scope_message(params):
         result['msg'] = empty_scope_message(params)
     if diff:
@@ -462,13 +630,19 @@ def remediate(client, params, check_mode, diff, clock=utc_now, allowed=None):
     return report, result, extra_failure
 
 
-def report_info(client, params, clock=utc_now):
+def report_info(client, params, clock=utc_now, check=None):
     """The whole esxi_time_info run after login: returns ``(report, result dict)``."""
     states = read_scope(client, params)
-    report = run_fleet(client, states, lambda state: info_host(client, state, params, clock), params['max_workers'])
+    sources, reference = trusted_reference(params, states, check)
+    report = run_fleet(client, states, lambda state: info_host(client, state, params, clock, reference), params['max_workers'])
+    set_tiers(report, params)
     hosts = report.as_list()
-    drifted = sum(1 for host in hosts if host.get('drifted'))
-    result = dict(changed=False, hosts=hosts, summary=report.summary(drifted=drifted))
+    drifted = [host['name'] for host in hosts if host.get('drifted') and not host['failed']]
+    guests = read_guests_at_risk(client, {state['name']: state for state in states}, drifted, params)
+    result = dict(changed=False, hosts=hosts, guests_at_risk=guests,
+                  summary=report.summary(drifted=len(drifted), by_tier=tier_counts(hosts),
+                                         guests_at_risk=sum(1 for guest in guests if guest['booted_while_drifted'])))
+    result.update(trusted_fields(sources, reference))
     if empty_scope_message(params):
         result['msg'] = empty_scope_message(params)
     return report, result

@@ -19,6 +19,7 @@ import binascii
 import re
 import time
 
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _autodiscover
 from ansible_collections.fleetfix.remediate.plugins.module_utils._dns import DnsError, format_server, parse_server
 
 LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$')
@@ -249,18 +250,19 @@ async def check_autodiscover(client, domain):
 
 
 def describe_autodiscover(result):
-    if result['ok']:
+    if result['ok'] or result['methods']:
         return []
     detail = f' ({"; ".join(result["errors"])})' if result['errors'] else ''
     return [f'{result["name"]}: no Autodiscover record: neither autodiscover.{result["name"]} (A/AAAA), '
             f'the domain itself, nor SRV _autodiscover._tcp.{result["name"]} exists{detail}.']
 
 
-async def check_all(client, domains, autodiscover_domains, internal_resolvers, nameserver_port):
+async def check_all(client, domains, autodiscover_domains, internal_resolvers, nameserver_port, https_client=None):
     domain_results = asyncio.gather(*[check_domain(client, entry['name'], entry['proofs'], internal_resolvers,
                                                    nameserver_port) for entry in domains])
     autodiscover_results = asyncio.gather(*[check_autodiscover(client, name) for name in autodiscover_domains])
-    return list(await domain_results), list(await autodiscover_results)
+    autodiscover_results = await _autodiscover.check_all(client, https_client, list(await autodiscover_results))
+    return list(await domain_results), autodiscover_results
 
 
 def build_result(domain_results, autodiscover_results):
@@ -270,24 +272,31 @@ def build_result(domain_results, autodiscover_results):
         sentences.extend(describe_domain(entry))
     for entry in autodiscover_results:
         sentences.extend(describe_autodiscover(entry))
+        sentences.extend(_autodiscover.describe(entry))
     if ok:
+        checked = any((entry.get('https') or {}).get('checked') for entry in autodiscover_results)
         msg = (f'All {len(domain_results)} federated domain(s) have their proofs on every authoritative nameserver '
-               f'and all {len(autodiscover_results)} Autodiscover domain(s) are published.')
+               f'and all {len(autodiscover_results)} Autodiscover domain(s) are published'
+               f'{" and answer over HTTPS" if checked else ""}.')
     else:
         msg = ' '.join(sentences)
     return dict(ok=ok, domains=domain_results, autodiscover=autodiscover_results, msg=msg)
 
 
 def run(client, domains, autodiscover_domains, internal_resolvers=None, nameserver_port=53, wait_timeout=0,
-        clock=time.monotonic, sleep=time.sleep):
-    """Check once, or until everything passes or ``wait_timeout`` seconds are up (growing pauses)."""
+        clock=time.monotonic, sleep=time.sleep, https_client=None):
+    """Check once, or until everything passes or ``wait_timeout`` seconds are up (growing pauses).
+
+    With ``https_client`` (an ``_https.HttpsClient``) every Autodiscover domain's endpoints are
+    also checked over HTTPS (``_autodiscover``); without, DNS only.
+    """
     deadline = clock() + max(wait_timeout or 0, 0)
     pause = FIRST_PAUSE
     attempts = 0
     while True:
         attempts += 1
         result = build_result(*asyncio.run(check_all(client, domains, autodiscover_domains, internal_resolvers or [],
-                                                     nameserver_port)))
+                                                     nameserver_port, https_client=https_client)))
         remaining = deadline - clock()
         if result['ok'] or remaining <= 0:
             result['attempts'] = attempts

@@ -17,6 +17,8 @@ reference's; a host's ``offset_seconds`` how far the host's clock is ahead of th
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import ipaddress
 import socket
 
@@ -222,6 +224,61 @@ def system_resolver(server, port):
         if sockaddr[0] not in addresses:
             addresses.append(sockaddr[0])
     return addresses
+
+
+def dns_resolver(resolvers):
+    """A ``resolve(server, port)`` that asks ``resolvers`` (``IP`` or ``IP:port`` texts) through the DNS client."""
+    # imported here: only runs that name resolvers need dnspython
+    from ansible_collections.fleetfix.remediate.plugins.module_utils import _dns  # pylint: disable=import-outside-toplevel
+    servers = [_dns.parse_server(text) for text in resolvers]
+
+    def resolve(server, port):
+        try:
+            ipaddress.ip_address(server)
+            return [server]
+        except ValueError:
+            pass
+        # one client per call: each source is resolved in its own thread, with its own event loop
+        client = _dns.DnsClient(resolvers=servers, timeout=2.0, retries=1)
+        try:
+            return sorted(asyncio.run(client.addresses(server)), key=lambda address: ':' in address)
+        except _dns.DnsError as error:
+            raise OSError(0, str(error)) from None
+    return resolve
+
+
+def guests_at_risk(guests_by_host, drifted_hosts):
+    """The powered-on VMs of the hosts that were drifted, each flagged when it booted with the host's wrong clock.
+
+    Without a history of the host clock, a host found drifted is taken to have been so since its
+    own boot (an ESXi host without working NTP runs free from the clock it booted with): a VM
+    that booted on it since then started with the wrong time; one that booted earlier came by
+    vMotion from another host.
+    """
+    rows = []
+    for host in sorted(drifted_hosts):
+        info = guests_by_host.get(host)
+        if not info:
+            continue
+        host_boot = info.get('boot_time')
+        for vm in sorted(info.get('vms') or [], key=lambda vm: vm.get('name') or ''):
+            if vm.get('power_state') != 'poweredOn':
+                continue
+            booted = vm.get('boot_time')
+            while_drifted = booted is None or host_boot is None or booted >= host_boot
+            rows.append(dict(name=vm.get('name'), host=host, guest_os=vm.get('guest_os'),
+                             tools_time_sync=vm.get('tools_time_sync'), boot_time=_iso(booted),
+                             booted_while_drifted=while_drifted,
+                             advice='restart or resync this guest' if while_drifted else None))
+    return rows
+
+
+def _iso(value):
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc).isoformat()
 
 
 def check_sources(servers, max_offset_seconds, port=NTP_PORT, resolve=system_resolver, query=query_server,

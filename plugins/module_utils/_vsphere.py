@@ -572,6 +572,54 @@ class VSphereClient:
             states[values['name']] = self._time_state(refs_by_id.get(values.pop('moid')), values)
         return states
 
+    def read_guests(self, host_refs):
+        """The VMs of ``host_refs`` and the hosts' boot times, in one PropertyCollector call (plus pages).
+
+        Returns ``{host name: {'boot_time': datetime or None, 'vms': [vm dict]}}``; each VM dict has
+        ``name``, ``power_state``, ``boot_time`` (datetime or None), ``guest_os`` and ``tools_time_sync``.
+        """
+        if not host_refs:
+            return {}
+        collector = self.content.propertyCollector
+        query = vmodl.query.PropertyCollector
+        to_vms = query.TraversalSpec(name='host_vms', type=vim.HostSystem, path='vm', skip=False)
+        object_specs = [query.ObjectSpec(obj=ref, skip=False, selectSet=[to_vms]) for ref in host_refs]
+        prop_specs = [
+            query.PropertySpec(type=vim.HostSystem, pathSet=['name', 'runtime.bootTime'], all=False),
+            query.PropertySpec(type=vim.VirtualMachine, all=False, pathSet=[
+                'name', 'runtime.host', 'runtime.powerState', 'runtime.bootTime', 'config.guestFullName',
+                'config.tools.syncTimeWithHost']),
+        ]
+        filter_spec = query.FilterSpec(objectSet=object_specs, propSet=prop_specs)
+        options = query.RetrieveOptions(maxObjects=5000)
+        hosts_by_id, vms = {}, []
+        try:
+            result = collector.RetrievePropertiesEx(specSet=[filter_spec], options=options)
+            while result is not None:
+                for obj in result.objects:
+                    values = {prop.name: prop.val for prop in (obj.propSet or [])}
+                    if isinstance(obj.obj, vim.HostSystem):
+                        hosts_by_id[obj.obj._moId] = dict(  # pylint: disable=protected-access
+                            name=values.get('name'), boot_time=values.get('runtime.bootTime'), vms=[])
+                    else:
+                        vms.append(values)
+                if not result.token:
+                    break
+                result = collector.ContinueRetrievePropertiesEx(token=result.token)
+        except vmodl.MethodFault as error:
+            raise VSphereError('Reading the VMs of the hosts failed: %s' % describe_fault(error)) from None
+        except (OSError, ssl.SSLError) as error:
+            raise VSphereError('Reading the VMs of the hosts failed: %s' % error) from None
+        for values in vms:
+            host = values.get('runtime.host')
+            owner = hosts_by_id.get(host._moId) if host is not None else None  # pylint: disable=protected-access
+            if owner is None:
+                continue
+            owner['vms'].append(dict(name=values.get('name'), power_state=str(values.get('runtime.powerState') or ''),
+                                     boot_time=values.get('runtime.bootTime'), guest_os=values.get('config.guestFullName'),
+                                     tools_time_sync=values.get('config.tools.syncTimeWithHost')))
+        return {host['name']: host for host in hosts_by_id.values()}
+
     def _time_state(self, ref, values):
         stub = self.service_instance._stub  # pylint: disable=protected-access
         systems = (('date_time_system', vim.host.DateTimeSystem), ('service_system', vim.host.ServiceSystem),

@@ -22,6 +22,15 @@ description:
     and proofs that are only visible through O(internal_resolvers).
   - For every domain in O(autodiscover_domains), reports which of C(autodiscover.<domain>) (A/AAAA,
     following CNAMEs), the domain itself and the SRV record C(_autodiscover._tcp.<domain>) exist and where they point.
+  - With O(autodiscover_https) (the default) it then checks, as a partner's Exchange or Outlook would,
+    whether an Autodiscover endpoint answers, trying in their order
+    C(https://<domain>/autodiscover/autodiscover.xml), C(https://autodiscover.<domain>/autodiscover/autodiscover.xml),
+    the HTTP redirect method (C(http://autodiscover.<domain>/autodiscover/autodiscover.xml) answering a redirect to an
+    https URL, which is then checked) and the target of the SRV record. Each is a TCP connection to the address
+    resolved through O(resolvers), TLS with the certificate chain and name validated (SNI and C(Host) set to the
+    name) and an anonymous POST of an Autodiscover request; HTTP 401 (Exchange asks for credentials) or 200 with
+    Autodiscover XML counts as working. Reports the first working method and why each other one fails.
+    Nothing is sent but that request; no credentials are used.
   - All domains and nameservers are queried concurrently, bounded by O(max_concurrency).
   - Read-only; never changes DNS.
 author:
@@ -99,6 +108,25 @@ options:
       - How many queries are in flight at the same time.
     type: int
     default: 64
+  autodiscover_https:
+    description:
+      - Check that an Autodiscover endpoint of each domain of O(autodiscover_domains) answers over HTTPS with a valid
+        certificate (see the description). A domain whose records exist but whose endpoints all fail is not ok.
+      - With V(false) only the DNS records are checked.
+      - Check mode checks too (nothing is ever written).
+    type: bool
+    default: true
+  autodiscover_ca_path:
+    description:
+      - A PEM bundle of the CA certificates that Autodiscover endpoints' certificates must chain to, instead of the
+        controller's system trust store (for a partner with an internal CA, or a test CA).
+      - Certificates are always validated (chain, dates and name); there is no option to turn that off.
+    type: path
+  autodiscover_timeout:
+    description:
+      - Seconds one Autodiscover exchange (TCP connection, TLS handshake, request and answer) may take.
+    type: float
+    default: 10
   fail_on_error:
     description:
       - Fail the task when anything is not ok, with a message naming each domain and nameserver at fault.
@@ -136,11 +164,25 @@ EXAMPLES = r'''
           - "{{ old_proof }}"
           - "{{ new_proof }}"
     wait_timeout: 1800
+
+- name: Only the partners' Autodiscover, their certificates checked against the partners' CA bundle
+  fleetfix.remediate.federation_dns:
+    autodiscover_domains: [fabrikam.com, tailspintoys.com]
+    autodiscover_ca_path: /etc/pki/partners-ca.pem
+    fail_on_error: false
+  register: partners
+
+- name: DNS records only (no connection to the endpoints)
+  fleetfix.remediate.federation_dns:
+    autodiscover_domains: [fabrikam.com]
+    autodiscover_https: false
 '''
 
 RETURN = r'''
 ok:
-  description: Whether every domain has its proofs on every authoritative nameserver and every Autodiscover domain has a record.
+  description:
+    - Whether every domain has its proofs on every authoritative nameserver and every Autodiscover domain has a record
+      (and, with O(autodiscover_https), an endpoint that answers over HTTPS).
   returned: always
   type: bool
 msg:
@@ -241,15 +283,72 @@ autodiscover:
       description: Lookups that failed.
       type: list
       elements: str
+    https:
+      description:
+        - The HTTPS check of the domain's Autodiscover endpoints.
+      type: dict
+      contains:
+        checked:
+          description: Whether the endpoints were checked (V(false) with O(autodiscover_https=false)).
+          type: bool
+        ok:
+          description: Whether at least one method works (V(null) when not checked).
+          type: bool
+        method:
+          description: The first working method in the clients' order (V(domain), V(autodiscover), V(redirect), V(srv)), or V(null).
+          type: str
+        url:
+          description: The https URL that works (for V(redirect), the URL redirected to), or V(null).
+          type: str
+        verdict:
+          description: One sentence; when nothing works, why each method fails.
+          type: str
+        attempts:
+          description:
+            - One entry per method, in the clients' order, with C(method), C(url) (the URL tried, V(null) without an SRV record),
+              C(host), C(port), C(address) (the IP address last tried, V(null) when the name has none), C(ok),
+              C(stage) (where it stopped, V(dns), V(tcp), V(tls), V(http), V(redirect), or V(ok)),
+              C(status) (the HTTP status, or V(null)), C(reason) (what it answered or why it failed) and
+              C(redirect_to) (for V(redirect), the https URL it redirected to).
+          type: list
+          elements: dict
     ok:
-      description: Whether at least one method exists.
+      description:
+        - Whether at least one method exists in DNS and, when checked over HTTPS, at least one endpoint works.
       type: bool
+  sample:
+    - name: fabrikam.com
+      methods:
+        - {method: autodiscover, name: autodiscover.fabrikam.com, addresses: [203.0.113.25]}
+      errors: []
+      ok: true
+      https:
+        checked: true
+        ok: true
+        method: autodiscover
+        url: https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml
+        verdict: >-
+          Autodiscover answers at https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml (autodiscover method):
+          HTTP 401: asks for credentials, as Exchange does (offers Negotiate, NTLM)
+        attempts:
+          - {method: domain, url: "https://fabrikam.com/autodiscover/autodiscover.xml", host: fabrikam.com, port: 443,
+             address: 203.0.113.80, ok: false, stage: http, status: 404, redirect_to: null,
+             reason: "HTTP 404: no Autodiscover service at this URL (a web server without Exchange behind it)"}
+          - {method: autodiscover, url: "https://autodiscover.fabrikam.com/autodiscover/autodiscover.xml",
+             host: autodiscover.fabrikam.com, port: 443, address: 203.0.113.25, ok: true, stage: ok, status: 401,
+             redirect_to: null, reason: "HTTP 401: asks for credentials, as Exchange does (offers Negotiate, NTLM)"}
+          - {method: redirect, url: "http://autodiscover.fabrikam.com/autodiscover/autodiscover.xml",
+             host: autodiscover.fabrikam.com, port: 80, address: 203.0.113.25, ok: false, stage: tcp, status: null,
+             redirect_to: null, reason: "nothing listens on 203.0.113.25:80 (connection refused)"}
+          - {method: srv, url: null, host: null, port: null, address: null, ok: false, stage: dns, status: null,
+             redirect_to: null, reason: "no SRV record _autodiscover._tcp.fabrikam.com"}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils._dns import DnsClient, fail_if_missing_dnspython
 from ansible_collections.fleetfix.remediate.plugins.module_utils._federation import ValidationError, run, validate
+from ansible_collections.fleetfix.remediate.plugins.module_utils._https import HttpsClient
 
 
 def main():
@@ -267,6 +366,9 @@ def main():
             query_timeout=dict(type='float', default=3),
             query_retries=dict(type='int', default=2),
             max_concurrency=dict(type='int', default=64),
+            autodiscover_https=dict(type='bool', default=True),
+            autodiscover_ca_path=dict(type='path'),
+            autodiscover_timeout=dict(type='float', default=10),
             fail_on_error=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
@@ -283,6 +385,14 @@ def main():
             nameserver_port = ports.pop() if len(ports) == 1 else 53
         if not 0 < nameserver_port < 65536:
             raise ValidationError('nameserver_port must be between 1 and 65535.')
+        https_client = None
+        if params['autodiscover_https'] and autodiscover:
+            if not 0 < params['autodiscover_timeout'] <= 3600:
+                raise ValidationError('autodiscover_timeout must be above 0 and at most 3600 seconds.')
+            try:
+                https_client = HttpsClient(ca_path=params['autodiscover_ca_path'], timeout=params['autodiscover_timeout'])
+            except ValueError as error:
+                raise ValidationError(f'autodiscover_ca_path: {error}') from None
     except ValidationError as error:
         module.fail_json(msg=str(error))
     for warning in warnings:
@@ -291,8 +401,12 @@ def main():
                        max_concurrency=params['max_concurrency'], nameserver_port=nameserver_port)
     if not client.resolvers:
         module.fail_json(msg='No resolver: give resolvers, or configure the system resolver (/etc/resolv.conf).')
-    result = run(client, domains, autodiscover, internal_resolvers=internal,
-                 nameserver_port=nameserver_port, wait_timeout=params['wait_timeout'])
+    try:
+        result = run(client, domains, autodiscover, internal_resolvers=internal, nameserver_port=nameserver_port,
+                     wait_timeout=params['wait_timeout'], https_client=https_client)
+    finally:
+        if https_client is not None:
+            https_client.close()
     for entry in result['domains']:
         if entry['internal_only']:
             module.warn(f'{entry["name"]}: the proof is visible through the internal resolvers but on no external '

@@ -89,6 +89,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if _, err := addGuests(fleet); err != nil {
+		log.Fatalf("adding the VMs: %s", err)
+	}
 	extended := time.Now()
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}

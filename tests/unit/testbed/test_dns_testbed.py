@@ -183,9 +183,13 @@ def test_variables_are_the_documented_contract(description, model):
     assert variables['testbed_dns_servers'] == {
         'parent': '127.0.0.2:5353', 'ns1': '127.0.0.3:5353', 'ns2': '127.0.0.4:5353',
         'resolver': '127.0.0.5:5353', 'internal': '127.0.0.6:5353'}
-    assert sorted(variables['testbed_dns_cases']) == sorted([
+    assert sorted(case for case in variables['testbed_dns_cases'] if not case.startswith('autodiscover_https_')) == sorted([
         'all_good', 'delegation', 'proof_missing', 'stale_ns2', 'internal_only', 'rollover', 'split_txt',
         'autodiscover_cname', 'autodiscover_srv', 'no_autodiscover'])
+    assert sorted(case for case in variables['testbed_dns_cases'] if case.startswith('autodiscover_https_')) == [
+        'autodiscover_https_404', 'autodiscover_https_expired', 'autodiscover_https_good',
+        'autodiscover_https_no_listener', 'autodiscover_https_redirect', 'autodiscover_https_untrusted',
+        'autodiscover_https_wrong_name']
     assert variables['testbed_dns_pdc_emulators'] == ['dc1.corp.fleetfix.test', 'dc2.corp.fleetfix.test']
     assert variables['testbed_dns_stale_zones'] == ['contoso.fleetfix.test']
     assert variables['esxi_time_ad_domain'] == 'corp.fleetfix.test'

@@ -7,6 +7,7 @@
 | unsynchronised | 127.0.0.62 | chronyd without a source: stratum 0, leap 3 (alarm)               |
 | wrong          | 127.0.0.63 | chronyd ``local stratum 3`` under faketime: 10 minutes ahead      |
 | (unreachable)  | 127.0.0.64 | nothing listens: ICMP port unreachable                            |
+| good2          | 127.0.0.65 | a second good chronyd (``local stratum 3``), for lists of two     |
 
 All on one UDP port (option ``port``, 11123 by default, so no privileges are needed; the
 modules' ``ntp_port`` option points at it). ``-x`` keeps every chronyd off the system clock;
@@ -26,6 +27,7 @@ ADDRESSES = {
     'good': '127.0.0.61',
     'unsynchronised': '127.0.0.62',
     'wrong': '127.0.0.63',
+    'good2': '127.0.0.65',
 }
 UNREACHABLE = '127.0.0.64'
 CHRONYD = '/usr/sbin/chronyd'
@@ -93,8 +95,11 @@ def inventory_part(options):
             'testbed_ntp_unsynchronised': ADDRESSES['unsynchronised'],
             'testbed_ntp_wrong': ADDRESSES['wrong'],
             'testbed_ntp_unreachable': UNREACHABLE,
+            'testbed_ntp_good2': ADDRESSES['good2'],
             'testbed_ntp_wrong_offset_seconds': options['wrong_offset_seconds'],
             'testbed_ntp_faketime_library': faketime_library(),
+            # the esxi_time role's source check asks the PDC emulators (dc1/dc2 -> 127.0.0.61/62) on this port
+            'esxi_time_ntp_port': port,
         },
     }
 
@@ -112,7 +117,7 @@ def port_free(address, port):
 
 class NtpPlugin(Plugin):
     name = 'ntp'
-    description = 'NTP: chronyd good (stratum 3), unsynchronised (leap alarm) and 10 minutes wrong on 127.0.0.61-63'
+    description = 'NTP: chronyd good (stratum 3, twice), unsynchronised (leap alarm) and 10 minutes wrong on 127.0.0.61-65'
     options = {
         'port': 11123,
         'wrong_offset_seconds': 600.0,
@@ -144,6 +149,7 @@ class NtpPlugin(Plugin):
             ctx.spawn(name, argv)
         expected = {
             'good': lambda answer: answer[0] == 0 and answer[1] == 3 and abs(answer[2]) < 1,
+            'good2': lambda answer: answer[0] == 0 and answer[1] == 3 and abs(answer[2]) < 1,
             'unsynchronised': lambda answer: answer[0] == 3,
             'wrong': lambda answer: answer[0] == 0 and abs(answer[2] - options['wrong_offset_seconds']) < 5,
         }

@@ -14,6 +14,7 @@ import subprocess
 import urllib.request
 
 from testbed.core import TESTBED_ROOT, Plugin, TestbedError
+from testbed.guests import guests
 
 SOURCE_DIR = os.path.join(TESTBED_ROOT, 'vcsim')
 BINARY = os.path.join(SOURCE_DIR, 'vcsim')
@@ -71,7 +72,7 @@ def special_hosts(options):
 
 def check_options(options):
     """Raise TestbedError for options the simulator cannot start with."""
-    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted', 'ptp_hosts', 'disabled_hosts'):
+    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted', 'vms_per_host', 'ptp_hosts', 'disabled_hosts'):
         if options[key] < 0:
             raise TestbedError('vcsim.%s must be 0 or more, not %s.' % (key, options[key]))
     if not 1 <= options['port'] <= 65535:
@@ -107,6 +108,7 @@ def inventory_part(options):
             'testbed_vcsim_host_versions': host_versions(options),
             'testbed_vcsim_ptp_hosts': ptp,
             'testbed_vcsim_disabled_hosts': disabled,
+            'testbed_vcsim_vms': guests(all_hosts, options['vms_per_host'])['vms'],
         },
         'groups': {
             'vcenters': {
@@ -198,6 +200,7 @@ class VcsimPlugin(Plugin):
         'versions': '6.7.0,7.0.3,8.0.3',
         'ptp_hosts': 1,
         'disabled_hosts': 1,
+        'vms_per_host': 3,
     }
 
     def build(self, ctx):
@@ -207,7 +210,12 @@ class VcsimPlugin(Plugin):
     def start(self, ctx):
         options = ctx.options
         check_options(options)
-        ctx.spawn('vcsim', command_line(options), env={'VCSIM_PASSWORD': options['password']})
+        by_cluster, standalone = host_names(options['clusters'], options['hosts_per_cluster'], options['standalone_hosts'])
+        vms_file = os.path.join(ctx.work_dir, 'vms.json')
+        with open(vms_file, 'w', encoding='utf-8') as handle:
+            json.dump(guests(sorted([name for names in by_cluster.values() for name in names] + standalone),
+                             options['vms_per_host']), handle)
+        ctx.spawn('vcsim', command_line(options) + ['-vms-file', vms_file], env={'VCSIM_PASSWORD': options['password']})
         stats_url = 'https://127.0.0.1:%d/fleetfix/stats' % options['port']
         unverified = ssl.create_default_context()
         unverified.check_hostname = False

@@ -42,10 +42,16 @@ def host(name='esx1', **overrides):
 class FakeClient:
     """The _vsphere client seam: records write calls, serves clocks, raises configured faults."""
 
-    def __init__(self, hosts, faults=None):
+    def __init__(self, hosts, faults=None, guests=None):
         self.hosts = {state['name']: state for state in hosts}
         self.faults = faults or {}
+        self.guests = guests or {}
         self.calls = []
+        self.guest_reads = []
+
+    def read_guests(self, refs):
+        self.guest_reads.append(list(refs))
+        return {ref: self.guests[ref] for ref in refs if ref in self.guests}
 
     def _maybe_fail(self, state, method):
         fault = self.faults.get((state['name'], method))
@@ -192,7 +198,8 @@ def test_remediate_check_mode_makes_no_write_call():
     report, result, extra = esxi_time.remediate(client, params(), check_mode=True, diff=True, clock=clock)
     assert client.calls == []
     assert result['changed'] is True
-    assert result['summary'] == dict(total=2, changed=2, ok=2, skipped=0, failed=0, drifted=1)
+    assert result['summary'] == dict(total=2, changed=2, ok=2, skipped=0, failed=0, drifted=1,
+                                     by_tier=dict(ok=1, warning=0, critical=1, unknown=0), guests_at_risk=0)
     assert result['diff']['after']['esx1']['service_running'] is True
     assert extra is None
 
@@ -216,11 +223,85 @@ def test_drift_reported_stepped_and_fail_on_drift():
     _report, result, extra = esxi_time.remediate(client, params(fail_on_drift=True), False, False, clock=clock)
     assert result['hosts'][0]['offset_seconds'] == -600.0 and result['hosts'][0]['drifted'] is True
     assert 'esx1' in extra and 'drifted' in extra
-    _report, result, extra = esxi_time.remediate(client, params(step_clock=True, fail_on_drift=True), False, False,
-                                                 clock=clock)
+    # without the source check there is no trusted reference: nothing is stepped, and the host says why
+    _report, result, extra = esxi_time.remediate(client, params(step_clock=True), False, False, clock=clock)
+    assert result['hosts'][0]['clock_stepped'] is False
+    assert 'source check is off' in result['hosts'][0]['step_refused']
+    assert result['step']['allowed'] is False
+    _report, result, extra = esxi_time.remediate(client, params(step_clock=True, fail_on_drift=True, check_sources=True), False, False,
+                                                 clock=clock, check=good_check(0.0))
     assert result['hosts'][0]['clock_stepped'] is True
     assert result['hosts'][0]['drifted'] is False and result['hosts'][0]['offset_seconds'] == 0.0
     assert extra is None
+
+
+def good_check(offset, problem=None, asked=None):
+    """A source check that finds one source ``offset`` seconds ahead of the controller."""
+    def check(servers, max_offset_seconds, port, resolve):
+        if asked is not None:
+            asked.append((list(servers), port))
+        return [dict(server=server, address='127.0.0.61', port=port, reachable=problem is None, stratum=3, leap=0,
+                     reference_id='127.127.1.1', root_delay=0.0, root_dispersion=0.01, offset_seconds=offset,
+                     round_trip_seconds=0.001, samples=3, kiss_code=None, error=None, problem=problem)
+                for server in servers]
+    return check
+
+
+def test_offsets_are_against_the_reference_and_the_controller_offset_is_reported():
+    client = FakeClient([host('esx1', offset=-600.0), host('esx2', offset=0.0)])
+    _report, result, _extra = esxi_time.remediate(client, params(check_sources=True), False, False, clock=clock,
+                                                  check=good_check(-600.0))
+    assert result['reference']['server'] == 'ntp1.example.com' and result['reference']['good']
+    assert result['controller_offset_seconds'] == 600.0
+    esx1, esx2 = result['hosts']
+    assert esx1['offset_seconds'] == 0.0 and esx1['tier'] == 'ok' and esx1['offset_from_controller_seconds'] == -600.0
+    assert esx2['offset_seconds'] == 600.0 and esx2['tier'] == 'critical' and esx2['kerberos_fails'] is True
+
+
+def test_no_good_source_refuses_before_any_write():
+    client = FakeClient([host('esx1')])
+    _report, result, extra = esxi_time.remediate(client, params(check_sources=True), False, False, clock=clock,
+                                                 check=good_check(0.0, problem='unreachable: no answer within 1.0 s'))
+    assert client.calls == [] and result['changed'] is False and result['hosts'] == []
+    assert 'ntp1.example.com: unreachable: no answer within 1.0 s' in extra
+    assert '192.0.2.1: unreachable' in extra
+    # told to, it configures them anyway
+    _report, result, extra = esxi_time.remediate(client, params(check_sources=True, require_good_source=False), False, False,
+                                                 clock=clock, check=good_check(0.0, problem='unreachable: x'))
+    assert extra is None and client.calls
+    assert result['reference']['good'] is False and result['reference']['against'] == 'controller'
+
+
+def test_step_refused_when_the_controller_disagrees_and_beyond_max_step():
+    client = FakeClient([host('esx1', offset=0.0), host('esx2', offset=-600.0)])
+    _report, result, _extra = esxi_time.remediate(client, params(check_sources=True, step_clock=True), False, False, clock=clock,
+                                                  check=good_check(-600.0))
+    assert client.calls and not [call for call in client.calls if call[1] == 'UpdateDateTime']
+    assert result['step']['allowed'] is False and 'controller clock is 600.0 s ahead of' in result['step']['reason']
+    assert result['hosts'][0]['step_refused'] == result['step']['reason']
+    client = FakeClient([host('esx1', offset=-7200.0)])
+    _report, result, _extra = esxi_time.remediate(client, params(check_sources=True, step_clock=True, max_step_seconds=3600.0),
+                                                  False, False, clock=clock, check=good_check(0.0))
+    assert 'beyond max_step_seconds' in result['hosts'][0]['step_refused']
+    assert result['hosts'][0]['tier'] == 'critical'
+
+
+def test_guests_of_drifted_hosts_are_read_once_and_flagged():
+    booted_host = NOW - datetime.timedelta(days=10)
+    guests = {'esx2': dict(name='esx2', boot_time=booted_host, vms=[
+        dict(name='win', power_state='poweredOn', boot_time=NOW - datetime.timedelta(hours=2), guest_os='Windows', tools_time_sync=False),
+        dict(name='moved', power_state='poweredOn', boot_time=booted_host - datetime.timedelta(days=1), guest_os='Linux',
+             tools_time_sync=True),
+        dict(name='off', power_state='poweredOff', boot_time=None, guest_os='Windows', tools_time_sync=False)])}
+    client = FakeClient([host('esx1'), host('esx2', offset=600.0)], guests=guests)
+    _report, result, _extra = esxi_time.remediate(client, params(check_sources=True, step_clock=True), False, False, clock=clock,
+                                                  check=good_check(0.0))
+    assert client.guest_reads == [['esx2']]
+    assert [(guest['name'], guest['booted_while_drifted'], guest['advice']) for guest in result['guests_at_risk']] == [
+        ('moved', False, None), ('win', True, 'restart or resync this guest')]
+    assert result['summary']['guests_at_risk'] == 1
+    # the host was stepped: its guests are still listed, as they booted with its wrong time
+    assert result['hosts'][1]['clock_stepped'] and result['hosts'][1]['drifted_before']
 
 
 def test_disconnected_host_skipped_or_failed():

@@ -17,7 +17,8 @@ from ansible_collections.fleetfix.remediate.plugins.modules import esxi_ntp, esx
 from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__esxi_time import FakeClient, host
 
 SECRET = 'S3cret-Passw0rd!'
-CONNECTION = dict(hostname='vcenter.example.com', username='admin@vsphere.local', password=SECRET)
+# check_sources off: these tests must not send NTP (or DNS) anywhere; test__esxi_time covers the check
+CONNECTION = dict(hostname='vcenter.example.com', username='admin@vsphere.local', password=SECRET, check_sources=False)
 
 
 class FakeSession(FakeClient):
@@ -49,7 +50,8 @@ def session(monkeypatch):
 def test_esxi_ntp_remediates_and_logs_out(session, capsys):
     result = run_module(esxi_ntp, dict(CONNECTION, ntp_servers=['ntp.example.com']), capsys)
     assert result['changed'] is True
-    assert result['summary'] == dict(total=2, changed=1, ok=1, skipped=1, failed=0, drifted=0)
+    assert result['summary'] == dict(total=2, changed=1, ok=1, skipped=1, failed=0, drifted=0,
+                                     by_tier=dict(ok=1, warning=0, critical=0, unknown=1), guests_at_risk=0)
     assert ('esx1', 'UpdateDateTimeConfig', ('ntp.example.com',), None, None) in session.calls
     assert session.disconnected
     assert SECRET not in json.dumps(result)
@@ -105,3 +107,21 @@ def test_environment_fallbacks(monkeypatch):
     assert spec['password']['no_log'] is True
     assert spec['validate_certs']['default'] is True
     assert spec['hostname']['fallback'][1] == ['VMWARE_HOST']
+
+
+def test_esxi_ntp_refuses_bad_sources_naming_them(session, capsys, monkeypatch):
+    from ansible_collections.fleetfix.remediate.plugins.module_utils import _esxi_time
+    from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.test__esxi_time import good_check
+    monkeypatch.setattr(_esxi_time, 'check_sources', good_check(0.0, problem='unsynchronised (leap alarm 3, stratum 0): x'))
+    result = run_module(esxi_ntp, dict(CONNECTION, check_sources=True, ntp_servers=['dc1.example.com']), capsys)
+    assert result['failed'] is True and session.calls == []
+    assert result['msg'].startswith('None of the NTP servers keeps good time, so no host was pointed at them: '
+                                    'dc1.example.com: unsynchronised (leap alarm 3, stratum 0)')
+    assert result['ntp_sources'][0]['server'] == 'dc1.example.com'
+
+
+def test_bad_trusted_time_options_are_refused(session, capsys):
+    result = run_module(esxi_ntp, dict(CONNECTION, ntp_servers=['a.example.com'], ntp_port=0), capsys)
+    assert result['failed'] and 'ntp_port must be a UDP port' in result['msg']
+    result = run_module(esxi_ntp, dict(CONNECTION, ntp_servers=['a.example.com'], source_resolvers=['not-an-ip']), capsys)
+    assert result['failed'] and result['msg'].startswith('source_resolvers:')

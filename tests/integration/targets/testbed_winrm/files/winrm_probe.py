@@ -99,6 +99,11 @@ def run(operation):
 
 def main():
     operations = json.loads(sys.argv[1])
+    # ansible-core 2.16 templates numbers inside the operations' JSON as strings ("15991", "8.0")
+    for operation in operations:
+        for key, kind in (('port', int), ('timeout', float)):
+            if key in operation:
+                operation[key] = kind(operation[key])
     print(json.dumps([run(operation) for operation in operations]))
 
 
