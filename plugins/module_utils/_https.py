@@ -21,6 +21,7 @@ import concurrent.futures
 import http.client
 import socket
 import ssl
+import threading
 import time
 
 MAX_BODY = 64 * 1024
@@ -74,6 +75,29 @@ def describe_certificate_error(error, host):
     return 'invalid', f'the certificate is not accepted ({message})'
 
 
+class _Watchdog:
+    """Shuts a socket down once ``seconds`` have passed, unless cancelled first."""
+
+    def __init__(self, sock, seconds):
+        self.sock = sock
+        self.fired = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self):
+        with self._lock:
+            self.fired = True
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self):
+        self._timer.cancel()
+
+
 class _Connection(http.client.HTTPConnection):
     """http.client on a socket this file connected (and wrapped) itself."""
 
@@ -115,11 +139,20 @@ class HttpsClient:
             raise HttpsError('tcp', 'timeout', f'{where} does not answer (no TCP connection within {self.timeout:g} s)') from None
         except OSError as error:
             raise HttpsError('tcp', 'unreachable', f'cannot connect to {where} ({error.strerror or error})') from None
+        # each read has a timeout, but a server trickling bytes could stretch the exchange past it:
+        # at the deadline the connection is shut down, which ends any read still waiting
+        watchdog = _Watchdog(sock, self.timeout)
         try:
             if tls:
-                sock = self._handshake(sock, host, where, deadline)
+                sock = watchdog.sock = self._handshake(sock, host, where, deadline)
             return self._exchange(sock, method, host, port, path, tls, body, headers or {}, where, deadline)
+        except HttpsError as error:
+            if watchdog.fired:
+                raise HttpsError(error.stage, 'timeout', f'{where} did not finish the exchange within '
+                                                         f'{self.timeout:g} s') from None
+            raise
         finally:
+            watchdog.cancel()
             sock.close()
 
     def _remaining(self, deadline, where, what):

@@ -27,7 +27,7 @@ def free_port():
 
 def test_variables_are_the_documented_contract():
     variables = ntp.inventory_part(options())['vars']
-    assert variables['testbed_ntp_port'] == 11123
+    assert variables['testbed_ntp_port'] == variables['esxi_time_ntp_port'] == 11123
     assert variables['testbed_ntp_good'] == '127.0.0.61'
     assert variables['testbed_ntp_unsynchronised'] == '127.0.0.62'
     assert variables['testbed_ntp_wrong'] == '127.0.0.63'

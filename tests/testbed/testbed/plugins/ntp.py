@@ -98,6 +98,8 @@ def inventory_part(options):
             'testbed_ntp_good2': ADDRESSES['good2'],
             'testbed_ntp_wrong_offset_seconds': options['wrong_offset_seconds'],
             'testbed_ntp_faketime_library': faketime_library(),
+            # the esxi_time role's source check asks the PDC emulators (dc1/dc2 -> 127.0.0.61/62) on this port
+            'esxi_time_ntp_port': port,
         },
     }
 

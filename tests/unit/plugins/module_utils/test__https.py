@@ -12,6 +12,7 @@ import datetime
 import socket
 import ssl
 import threading
+import time
 
 import pytest
 
@@ -242,3 +243,36 @@ def test_ca_bundle_errors_are_sentences(tmp_path):
 def test_validation_is_always_on():
     context = HttpsClient().context
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
+
+
+def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline():
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle():
+        connection, _peer = listener.accept()
+        with connection:
+            connection.recv(4096)
+            connection.sendall(b'HTTP/1.1 200 OK\r\n')
+            while not stop.wait(0.1):
+                try:
+                    connection.sendall(b'X-Slow: 1\r\n')
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(HttpsError) as caught:
+            HttpsClient(timeout=0.6).request('GET', NAME, '127.0.0.1', port, '/', tls=False)
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert time.monotonic() - started < 3
+    assert caught.value.kind == 'timeout'
+    assert str(caught.value) == f'127.0.0.1:{port} did not finish the exchange within 0.6 s'

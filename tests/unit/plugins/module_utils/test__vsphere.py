@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gzip
+import types
 
 import pytest
 
@@ -236,3 +237,51 @@ def test_no_hosts_no_request():
     client = client_with([])
     assert client.read_time_state([]) == {}
     assert client.service_instance._stub.requests == []  # pylint: disable=protected-access
+
+
+class FakeCollector:
+    """RetrievePropertiesEx / ContinueRetrievePropertiesEx answering pages of (moref, {path: value})."""
+
+    def __init__(self, pages):
+        self.pages = list(pages)
+        self.calls = []
+
+    def _page(self):
+        objects, token = self.pages.pop(0)
+        return types.SimpleNamespace(token=token, objects=[
+            types.SimpleNamespace(obj=obj, propSet=[types.SimpleNamespace(name=name, val=val) for name, val in values.items()])
+            for obj, values in objects])
+
+    def RetrievePropertiesEx(self, specSet, options):  # pylint: disable=invalid-name
+        self.calls.append(('RetrievePropertiesEx', specSet))
+        return self._page()
+
+    def ContinueRetrievePropertiesEx(self, token):  # pylint: disable=invalid-name
+        self.calls.append(('ContinueRetrievePropertiesEx', token))
+        return self._page()
+
+
+def test_read_guests_one_call_per_page_from_the_hosts():
+    import datetime  # pylint: disable=import-outside-toplevel
+    booted = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    host1, host2 = vim.HostSystem('host-1'), vim.HostSystem('host-2')
+    collector = FakeCollector([
+        ([(host1, {'name': 'esx1', 'runtime.bootTime': booted}),
+          (vim.VirtualMachine('vm-1'), {'name': 'win', 'runtime.host': host1, 'runtime.powerState': 'poweredOn',
+                                        'runtime.bootTime': booted, 'config.guestFullName': 'Windows',
+                                        'config.tools.syncTimeWithHost': False})], 't1'),
+        ([(host2, {'name': 'esx2'}),
+          (vim.VirtualMachine('vm-2'), {'name': 'lost', 'runtime.host': vim.HostSystem('host-9')})], None),
+    ])
+    client = client_with([])
+    client.content = types.SimpleNamespace(about=FakeAbout(), propertyCollector=collector)
+    guests = client.read_guests([host1, host2])
+    assert [call[0] for call in collector.calls] == ['RetrievePropertiesEx', 'ContinueRetrievePropertiesEx']
+    spec = collector.calls[0][1][0]
+    assert [item.obj._moId for item in spec.objectSet] == ['host-1', 'host-2']  # pylint: disable=protected-access
+    assert spec.objectSet[0].selectSet[0].path == 'vm'
+    assert guests['esx1']['boot_time'] == booted
+    assert guests['esx1']['vms'] == [dict(name='win', power_state='poweredOn', boot_time=booted, guest_os='Windows',
+                                          tools_time_sync=False)]
+    assert guests['esx2'] == dict(name='esx2', boot_time=None, vms=[])
+    assert client.read_guests([]) == {}
