@@ -97,7 +97,13 @@ def ours_in_process(collection_root, domains, resolver, nameserver_port):
     result = _federation.run(client, domains, [], nameserver_port=nameserver_port)
     elapsed = time.monotonic() - started
     checked = sum(len(entry['found_on']) + len(entry['missing_on']) for entry in result['domains'])
-    return elapsed, result, checked, client.query_count
+    # what the servers did to us: truncations, unanswered datagrams, TCP queries, window halvings
+    totals = {}
+    for state in client.servers.values():
+        for key, value in state.counts.items():
+            totals[key] = totals.get(key, 0) + value
+    totals['tcp_only_servers'] = sum(1 for state in client.servers.values() if state.tcp_only)
+    return elapsed, result, checked, client.query_count, totals
 
 
 def main():
@@ -110,30 +116,54 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix='bench-federation-dns-')
-    state_dir = os.path.join(workdir, 'state')
     figures = dict(domains=args.domains, port=args.port)
-    launcher(state_dir, 'up', '--only', 'dns', '--set', 'dns.bench_domains=%d' % args.domains,
-             '--set', 'dns.port=%d' % args.port)
-    try:
-        with open(os.path.join(state_dir, 'vars.yml')) as handle:
-            testbed = yaml.safe_load(handle)
-        domains = testbed['testbed_dns_bench_domains']
-        resolver = testbed['testbed_dns_resolvers'][0]
-        resolver_ip = resolver.split(':')[0]
-        collections = stage_collection(os.path.join(workdir, 'collections'))
-        collection_root = os.path.join(collections)
+    collections = stage_collection(os.path.join(workdir, 'collections'))
+    peer = None
+    if not args.skip_peer:
+        peer = subprocess.run([os.path.join(ROOT, 'tools', 'peer-venv.sh')], capture_output=True, text=True,
+                              check=True).stdout.strip().splitlines()[-1]
+    # The clean testbed (NSD's response-rate limiting off), then NSD's defaults (rate limiting on)
+    # with ns2 behind a path that drops 5 % of the datagrams each way.
+    for variant, options in (('clean', ['--set', 'dns.rrl=off']), ('rrl_loss', ['--set', 'dns.loss=0.05'])):
+        state_dir = os.path.join(workdir, 'state-' + variant)
+        launcher(state_dir, 'up', '--only', 'dns', '--set', 'dns.bench_domains=%d' % args.domains,
+                 '--set', 'dns.port=%d' % args.port, *options)
+        try:
+            measure(variant, state_dir, collections, peer, args, workdir, figures.setdefault(variant, {}))
+        finally:
+            launcher(state_dir, 'down', '--only', 'dns')
+    for variant in ('clean', 'rrl_loss'):
+        runs = figures[variant]
+        for key in [key for key in runs if key.endswith('_runs_s')]:
+            values = [value for value in runs[key] if value is not None]
+            runs[key.replace('_runs_s', '_best_s')] = min(values) if values else None
+    if figures['clean'].get('ours_check_best_s') and figures['rrl_loss'].get('ours_check_best_s'):
+        figures['rrl_loss_over_clean_check'] = round(figures['rrl_loss']['ours_check_best_s'] /
+                                                     figures['clean']['ours_check_best_s'], 2)
+    if figures['clean'].get('ours_task_best_s') and figures['rrl_loss'].get('ours_task_best_s'):
+        figures['rrl_loss_over_clean_task'] = round(figures['rrl_loss']['ours_task_best_s'] /
+                                                    figures['clean']['ours_task_best_s'], 2)
+    write_results('federation_dns', figures)
+    print(json.dumps(figures, indent=2))
 
-        peer = peer_playbook = records = wrapper = None
-        our_collections, our_env = collections, {}
-        if not args.skip_peer:
-            peer = subprocess.run([os.path.join(ROOT, 'tools', 'peer-venv.sh')], capture_output=True, text=True,
-                                  check=True).stdout.strip().splitlines()[-1]
-            peer_playbook = os.path.join(peer, 'bin', 'ansible-playbook')
-            records = [dict(name=entry['name'], values=entry['proofs'], mode='subset') for entry in domains]
-            # the task's own time for our playbook too: ansible.posix.profile_tasks from the peer's
-            # collections (same ansible-core 2.19); fleetfix.remediate still comes from the stage
-            our_collections = os.pathsep.join([collections] + glob.glob(os.path.join(peer, 'lib', 'python3*', 'site-packages')))
-            our_env = dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks')
+
+def measure(variant, state_dir, collections, peer, args, workdir, figures):
+    """Every way, ``--repeat`` times interleaved, on one running testbed; figures into ``figures``."""
+    with open(os.path.join(state_dir, 'vars.yml')) as handle:
+        testbed = yaml.safe_load(handle)
+    domains = testbed['testbed_dns_bench_domains']
+    resolver = testbed['testbed_dns_resolvers'][0]
+    resolver_ip = resolver.split(':')[0]
+    peer_playbook = records = wrapper = None
+    our_collections, our_env = collections, {}
+    if peer:
+        peer_playbook = os.path.join(peer, 'bin', 'ansible-playbook')
+        records = [dict(name=entry['name'], values=entry['proofs'], mode='subset') for entry in domains]
+        # the task's own time for our playbook too: ansible.posix.profile_tasks from the peer's
+        # collections (same ansible-core 2.19); fleetfix.remediate still comes from the stage
+        our_collections = os.pathsep.join([collections] + glob.glob(os.path.join(peer, 'lib', 'python3*', 'site-packages')))
+        our_env = dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks')
+        if variant == 'clean':
             # as a user would run it: the system resolver knows nothing of the test zones
             elapsed, result = run_playbook(peer_playbook, PEER_PLAYBOOK % (json.dumps(records[:1]), json.dumps(resolver_ip), 20),
                                            workdir, os.path.join(peer, 'lib'))
@@ -141,53 +171,49 @@ def main():
             figures['peer_plain_msg'] = str(result.get('msg', ''))[:300]
             print('community.dns.wait_for_txt, system resolver unchanged (1 domain): %.2f s, failed=%s: %s'
                   % (elapsed, bool(result.get('failed')), figures['peer_plain_msg']))
-            if args.port != 53:
-                print('community.dns.wait_for_txt cannot ask servers on port %d; rerun as root for port 53' % args.port)
-            else:
-                resolv = os.path.join(workdir, 'resolv.conf')
-                with open(resolv, 'w') as handle:
-                    handle.write('nameserver %s\n' % resolver_ip)
-                wrapper = ['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv]
+        if args.port != 53:
+            print('community.dns.wait_for_txt cannot ask servers on port %d; rerun as root for port 53' % args.port)
+        else:
+            resolv = os.path.join(workdir, 'resolv.conf')
+            with open(resolv, 'w') as handle:
+                handle.write('nameserver %s\n' % resolver_ip)
+            wrapper = ['unshare', '-m', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv]
 
-        playbook = OUR_PLAYBOOK % (json.dumps(domains), json.dumps(resolver))
-        # The machine is shared: each way is run --repeat times, interleaved, and every run is kept.
-        for _round in range(args.repeat):
-            figures.setdefault('load_average_1min', []).append(round(os.getloadavg()[0], 1))
-            elapsed, result, checked, queries = ours_in_process(collection_root, domains, resolver, args.port)
-            figures.setdefault('ours_check_runs_s', []).append(round(elapsed, 2))
-            figures['ours_check_ok'] = figures.get('ours_check_ok', True) and result['ok']
-            figures['ours_nameserver_checks'] = checked
-            figures['ours_queries'] = queries
-            print('ours, in-process check: %.2f s, ok=%s, %d domain x nameserver checks, %d queries'
-                  % (elapsed, result['ok'], checked, queries))
+    playbook = OUR_PLAYBOOK % (json.dumps(domains), json.dumps(resolver))
+    # The machine is shared: each way is run --repeat times, interleaved, and every run is kept.
+    for _round in range(args.repeat):
+        figures.setdefault('load_average_1min', []).append(round(os.getloadavg()[0], 1))
+        elapsed, result, checked, queries, totals = ours_in_process(collections, domains, resolver, args.port)
+        figures.setdefault('ours_check_runs_s', []).append(round(elapsed, 2))
+        figures['ours_check_ok'] = figures.get('ours_check_ok', True) and result['ok']
+        figures['ours_nameserver_checks'] = checked
+        figures.setdefault('ours_queries', []).append(queries)
+        figures.setdefault('ours_server_counts', []).append(totals)
+        if not result['ok']:
+            figures['ours_check_msg'] = result['msg'][:500]
+        print('%s: ours, in-process check: %.2f s, ok=%s, %d domain x nameserver checks, %d queries, %s'
+              % (variant, elapsed, result['ok'], checked, queries, totals))
 
-            elapsed, result = run_playbook(os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), playbook, workdir, our_collections,
-                                           extra_env=our_env)
-            figures.setdefault('ours_playbook_runs_s', []).append(round(elapsed, 2))
-            figures.setdefault('ours_task_runs_s', []).append(result['task_times'].get('fleetfix.remediate.federation_dns'))
-            figures['ours_playbook_ok'] = figures.get('ours_playbook_ok', True) and not result['failed']
-            note = '' if not result['failed'] else str(result.get('msg'))[:500]
-            print('ours, ansible-playbook: %.2f s (the task: %s s), ok=%s %s'
-                  % (elapsed, figures['ours_task_runs_s'][-1], not result['failed'], note))
+        elapsed, result = run_playbook(os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), playbook, workdir, our_collections,
+                                       extra_env=our_env)
+        figures.setdefault('ours_playbook_runs_s', []).append(round(elapsed, 2))
+        figures.setdefault('ours_task_runs_s', []).append(result['task_times'].get('fleetfix.remediate.federation_dns'))
+        figures['ours_playbook_ok'] = figures.get('ours_playbook_ok', True) and not result['failed']
+        note = '' if not result['failed'] else str(result.get('msg'))[:500]
+        print('%s: ours, ansible-playbook: %.2f s (the task: %s s), ok=%s %s'
+              % (variant, elapsed, figures['ours_task_runs_s'][-1], not result['failed'], note))
 
-            if wrapper:
-                elapsed, result = run_playbook(peer_playbook, PEER_PLAYBOOK % (json.dumps(records), json.dumps(resolver_ip), 600),
-                                               workdir, os.path.join(peer, 'lib'), wrapper=wrapper,
-                                               extra_env=dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks'))
-                figures.setdefault('peer_runs_s', []).append(round(elapsed, 2))
-                figures.setdefault('peer_task_runs_s', []).append(result['task_times'].get('community.dns.wait_for_txt'))
-                figures['peer_ok'] = figures.get('peer_ok', True) and not result['failed']
-                figures['peer_checked'] = result['summary']
-                note = '' if not result['failed'] else str(result.get('msg', ''))[:300]
-                print('community.dns.wait_for_txt, resolv.conf pointed at the testbed: %.2f s (the task: %s s), all found=%s, '
-                      'checked %s %s' % (elapsed, figures['peer_task_runs_s'][-1], not result['failed'], result['summary'], note))
-        for key in [key for key in figures if key.endswith('_runs_s')]:
-            runs = [value for value in figures[key] if value is not None]
-            figures[key.replace('_runs_s', '_best_s')] = min(runs) if runs else None
-    finally:
-        launcher(state_dir, 'down', '--only', 'dns')
-    write_results('federation_dns', figures)
-    print(json.dumps(figures, indent=2))
+        if wrapper:
+            elapsed, result = run_playbook(peer_playbook, PEER_PLAYBOOK % (json.dumps(records), json.dumps(resolver_ip), 600),
+                                           workdir, os.path.join(peer, 'lib'), wrapper=wrapper,
+                                           extra_env=dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks'))
+            figures.setdefault('peer_runs_s', []).append(round(elapsed, 2))
+            figures.setdefault('peer_task_runs_s', []).append(result['task_times'].get('community.dns.wait_for_txt'))
+            figures['peer_ok'] = figures.get('peer_ok', True) and not result['failed']
+            figures['peer_checked'] = result['summary']
+            note = '' if not result['failed'] else str(result.get('msg', ''))[:300]
+            print('%s: community.dns.wait_for_txt, resolv.conf pointed at the testbed: %.2f s (the task: %s s), all found=%s, '
+                  'checked %s %s' % (variant, elapsed, figures['peer_task_runs_s'][-1], not result['failed'], result['summary'], note))
 
 
 if __name__ == '__main__':

@@ -52,6 +52,7 @@ HOST_VARIABLES = {
     'winrm_message_encryption': ('ansible_winrm_message_encryption',),
     'winrm_operation_timeout': ('ansible_winrm_operation_timeout_sec',),
     'winrm_read_timeout': ('ansible_winrm_read_timeout_sec',),
+    'winrm_kerberos_hostname_override': ('ansible_winrm_kerberos_hostname_override',),
 }
 CONNECTION_VARIABLES = ('ansible_connection',) + tuple(name for names in HOST_VARIABLES.values() for name in names)
 MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
@@ -189,7 +190,7 @@ class Invocation:
         return _scrub(result, self.no_log_values)
 
 
-def execute(module_args, check_mode=False, diff=False):
+def execute(module_args, check_mode=False, diff=False, command_timeout=None):
     """The module's result for ``module_args`` (task options merged with the host's), computed here.
 
     Validation with the module's argument spec, check and diff mode, warnings and deprecations,
@@ -202,7 +203,7 @@ def execute(module_args, check_mode=False, diff=False):
         if message:
             result = dict(failed=True, msg=message)
         else:
-            result = run_task(invocation.params, check_mode=check_mode, diff=diff)
+            result = run_task(invocation.params, check_mode=check_mode, diff=diff, command_timeout=command_timeout)
             invocation.warnings.extend(result.pop('warnings'))
     except TaskError as error:
         result = dict(failed=True, msg=error.message, **error.result_keys())
@@ -305,7 +306,11 @@ class ActionModule(ActionBase):
         if windows_vars:
             host_options = add_play_credentials(host_options, self._play_context)
         module_args = merge_module_args(self._task.args, host_options)
-        result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff)))
+        # The task keyword timeout bounds how long a slow command may go on answering "no output yet"; a second
+        # is left so that the command's own message comes before Ansible ends the task.
+        task_timeout = self._task.timeout if isinstance(self._task.timeout, int) else 0
+        result.update(execute(module_args, check_mode=bool(self._task.check_mode), diff=bool(self._task.diff),
+                              command_timeout=max(1, task_timeout - 1) if task_timeout > 0 else None))
         return result
 
     def _fleet_jobs(self, params, task_vars):

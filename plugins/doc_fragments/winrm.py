@@ -38,6 +38,10 @@ options:
     description:
       - The authentication to use.
       - V(kerberos) and V(credssp) need the C(pykerberos) or C(requests-credssp) Python libraries on the controller.
+      - With V(kerberos), O(winrm_user) is the principal (C(user@REALM)); with a password the controller gets a
+        ticket for it with C(kinit) into a cache of its own (removed at the end), without one it uses the
+        ticket the controller already holds (C(kinit) beforehand, C(KRB5CCNAME)). The realm's KDC comes from
+        the controller's C(krb5.conf) (or C(KRB5_CONFIG)).
       - V(certificate) needs O(winrm_cert_pem) and O(winrm_cert_key_pem) and HTTPS.
       - When not set, the task host's C(ansible_winrm_transport) (its first entry when it is a list).
     type: str
@@ -80,8 +84,10 @@ options:
     default: auto
   winrm_operation_timeout:
     description:
-      - Seconds the host may take to answer a WinRM operation (the WS-Management OperationTimeout).
-        A command that produces no result within this time fails with a WinRM operation timeout.
+      - Seconds the host may take to answer one WinRM operation (the WS-Management OperationTimeout).
+      - A command still running when it passes is not a failure. Windows then answers C(w:TimedOut), meaning
+        that there is no output yet, and the output is asked for again until the task's own C(timeout) (the
+        task keyword), or 15 minutes when the task sets none; only then does the command fail.
       - When not set, the task host's C(ansible_winrm_operation_timeout_sec).
     type: int
     default: 20
@@ -91,6 +97,12 @@ options:
       - When not set, the task host's C(ansible_winrm_read_timeout_sec).
     type: int
     default: 30
+  winrm_kerberos_hostname_override:
+    description:
+      - The host name Kerberos asks a ticket for (the service principal C(HTTP/<name>)), when the host is
+        reached at an address or alias that is not its name, for example O(winrm_host=10.0.0.5) for C(ex01.corp.example).
+      - When not set, the task host's C(ansible_winrm_kerberos_hostname_override), then the host WinRM connects to.
+    type: str
   winrm_allow_insecure:
     description:
       - Allow O(winrm_transport=basic) over O(winrm_scheme=http), which sends the password in clear text.

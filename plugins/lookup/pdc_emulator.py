@@ -33,12 +33,12 @@ options:
     default: []
   timeout:
     description:
-      - Seconds to wait for one answer.
+      - Seconds to wait for one answer (above 0, at most 300).
     type: float
     default: 3
   retries:
     description:
-      - How many times an unanswered query is repeated.
+      - How many times an unanswered UDP query is sent again before TCP is tried (0 or more).
     type: int
     default: 2
 seealso:
@@ -74,13 +74,27 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils import _dns
 from ansible_collections.fleetfix.remediate.plugins.module_utils._federation import ValidationError, normalise_domain
 
 
+def pdc_record_name(domain):
+    """The SRV name of a domain's PDC emulator; ``ValueError`` when it would be too long for DNS."""
+    return _dns.check_name(f'_ldap._tcp.pdc._msdcs.{domain}', 'SRV name')
+
+
 def order_records(records):
     """SRV records by priority (lowest first), then weight (highest first), then name."""
     return sorted(records, key=lambda record: (record['priority'], -record['weight'], record['target']))
 
 
+async def _srv(client, name):
+    try:
+        return await client.srv(name)
+    finally:
+        close = getattr(client, 'close', None)
+        if close is not None:
+            close()
+
+
 def pdc_emulators(client, domain):
-    records = asyncio.run(client.srv(f'_ldap._tcp.pdc._msdcs.{domain}'))
+    records = asyncio.run(_srv(client, pdc_record_name(domain)))
     names = []
     for record in order_records(records):
         if record['target'] not in ('', '.') and record['target'] not in names:
@@ -94,19 +108,24 @@ class LookupModule(LookupBase):
         if not _dns.HAS_DNSPYTHON:
             raise AnsibleError('The fleetfix.remediate.pdc_emulator lookup needs the Python library dnspython '
                                '(pip install dnspython) on the controller.')
+        timeout, retries = self.get_option('timeout'), self.get_option('retries')
+        if not 0 < timeout <= 300:
+            raise AnsibleLookupError(f'pdc_emulator: timeout must be a number of seconds above 0 and at most 300, not {timeout}.')
+        if retries < 0:
+            raise AnsibleLookupError(f'pdc_emulator: retries must be 0 or more, not {retries}.')
         try:
             resolvers = [_dns.parse_server(text) for text in self.get_option('resolvers') or []]
         except ValueError as error:
             raise AnsibleLookupError(f'pdc_emulator: resolvers: {error}') from None
-        client = _dns.DnsClient(resolvers=resolvers, timeout=self.get_option('timeout'),
-                                retries=self.get_option('retries'))
+        client = _dns.DnsClient(resolvers=resolvers, timeout=timeout, retries=retries)
         if not client.resolvers:
             raise AnsibleLookupError('pdc_emulator: no resolver; give resolvers=[...] or configure /etc/resolv.conf.')
         results = []
         for term in terms:
             try:
                 domain = normalise_domain(to_native(term))
-            except ValidationError as error:
+                pdc_record_name(domain)
+            except (ValidationError, ValueError) as error:
                 raise AnsibleLookupError(f'pdc_emulator: {error}') from None
             try:
                 names = pdc_emulators(client, domain)

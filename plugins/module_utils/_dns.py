@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
+import socket
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -39,15 +41,132 @@ else:
 
 MAX_REFERRALS = 16
 MAX_CNAMES = 8
+INITIAL_RTO = 0.3
+MIN_RTO = 0.2
+FAILURES_BEFORE_GIVING_UP = 3
+UDP_MISSES_BEFORE_TCP_ONLY = 2
+SLOW_ANSWER = 1.0
+UDP_PAYLOAD = 1232
 
 
 class DnsError(Exception):
     """A DNS failure described for a person (which server, which name, what happened)."""
 
 
+class _NotDns(Exception):
+    """A datagram from the server that is not a DNS message."""
+
+
+def _describe_stray(data):
+    try:
+        dns.message.from_wire(data)
+    except Exception:  # pylint: disable=broad-except  # whatever the bytes are, they are not DNS
+        return f'{len(data)} bytes that are not a DNS message'
+    return f'a DNS message of {len(data)} bytes that answers another query'
+
+
+class ServerState:
+    """What the client learnt about one server: round-trip times, how many queries it takes at
+    once, whether its UDP port answers, and whether it is worth asking again."""
+
+    def __init__(self, max_window):
+        self.srtt = None
+        self.rttvar = None
+        self.max_window = max_window
+        # the full window until the server shows it drops or truncates
+        self.window = float(max_window)
+        self.in_flight = 0
+        self.waiters = []
+        self.last_backoff = 0.0
+        self.udp_misses = 0
+        self.tcp_only = False
+        self.failed_in_a_row = 0
+        self.last_failure = None
+        self.counts = dict(udp_sent=0, udp_answered=0, tcp_sent=0, answered=0, truncated=0, udp_unanswered=0, backoffs=0)
+
+    def rto(self, ceiling):
+        """The first wait for an answer: from the measured round trips (RFC 6298), short before any."""
+        if self.srtt is None:
+            return min(INITIAL_RTO, ceiling)
+        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), ceiling)
+
+    def measured(self, rtt):
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        # one more query in flight per answer: back to the full window within a few round trips
+        self.window = min(self.max_window, self.window + 1.0)
+
+    def back_off(self, now):
+        """The server dropped or truncated: halve the queries in flight (once per round trip)."""
+        if now - self.last_backoff >= (self.srtt or INITIAL_RTO):
+            self.window = max(1.0, self.window / 2)
+            self.last_backoff = now
+            self.counts['backoffs'] += 1
+
+    async def acquire(self):
+        while self.in_flight >= int(self.window):
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            await waiter
+        self.in_flight += 1
+
+    def release(self):
+        self.in_flight -= 1
+        # each woken query checks the window again
+        while self.waiters:
+            waiter = self.waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+
+class _UdpEndpoint(asyncio.DatagramProtocol):
+    """One connected UDP socket per server, shared by all queries to it (matched by message id)."""
+
+    def __init__(self):
+        self.transport = None
+        self.pending = {}
+        self.stray = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        waiter = self.pending.get(int.from_bytes(data[:2], 'big')) if len(data) >= 2 else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(data)
+        elif waiter is None:
+            # not an answer to any query in flight: kept to tell why a query went unanswered
+            self.stray = (asyncio.get_running_loop().time(), data)
+
+    def error_received(self, exc):
+        # a connected socket reports ICMP port unreachable as ConnectionRefusedError
+        for waiter in self.pending.values():
+            if not waiter.done():
+                waiter.set_exception(exc)
+
+    def connection_lost(self, exc):
+        for waiter in self.pending.values():
+            if not waiter.done():
+                waiter.set_exception(exc or ConnectionResetError('socket closed'))
+
+
 def fail_if_missing_dnspython(module):
     if not HAS_DNSPYTHON:
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
+
+
+def check_name(text, what='name'):
+    """``ValueError`` when ``text`` cannot be a DNS name (over 253 characters or a label over 63)."""
+    name = str(text).rstrip('.')
+    if len(name) > 253:
+        raise ValueError(f'the {what} {name[:40]}... is {len(name)} characters; DNS names have at most 253')
+    if any(len(label) > 63 for label in name.split('.')):
+        raise ValueError(f'the {what} {name[:40]}... has a label over 63 characters')
+    return name
 
 
 def parse_server(text, default_port=53):
@@ -93,12 +212,22 @@ def format_server(server):
 
 
 class Response:
-    """What one server answered, reduced to what the decisions need."""
+    """What one server answered, reduced to what the decisions need, and how it was asked:
+    ``via_tcp`` (the answer came over TCP), ``udp_problem`` (why UDP did not do: truncated,
+    unanswered, port closed; ``None`` when UDP answered), ``rtt`` (seconds to the answer)."""
 
-    def __init__(self, message):
+    def __init__(self, message, via_tcp=False, udp_problem=None, rtt=None):
         self.message = message
         self.rcode = message.rcode()
         self.authoritative = bool(message.flags & dns.flags.AA)
+        self.via_tcp = via_tcp
+        self.udp_problem = udp_problem
+        self.rtt = rtt
+
+    @property
+    def udp_blocked(self):
+        """TCP answered where UDP got nothing at all (not a truncation)."""
+        return self.via_tcp and self.udp_problem is not None and not self.udp_problem.startswith('truncated')
 
     def rrsets(self, section, rdtype, name=None):
         found = []
@@ -136,9 +265,20 @@ def txt_values(rrset):
 
 
 class DnsClient:
-    """Queries with timeouts, retries and a concurrency bound, and the discovery built on them."""
+    """Queries that behave like a careful resolver, and the discovery built on them.
 
-    def __init__(self, resolvers=None, timeout=3.0, retries=2, max_concurrency=64, nameserver_port=53):
+    Per server the client measures round trips and derives the first wait from them (short
+    first tries, doubling); it resends over UDP ``retries`` times, and asks over TCP when the
+    answer is truncated, when UDP stays unanswered or when the UDP port is closed, still
+    accepting a late UDP answer. A server that dropped or truncated gets fewer queries at once
+    (the window halves, then grows again by one per window of answers). A server whose UDP goes
+    unanswered while TCP answers is then asked over TCP only; one that answered neither for
+    ``FAILURES_BEFORE_GIVING_UP`` queries in a row is not asked again in this round, so an
+    unreachable server costs a bounded number of queries, not one timeout per domain.
+    """
+
+    def __init__(self, resolvers=None, timeout=3.0, retries=2, max_concurrency=64, nameserver_port=53,
+                 address_families='auto'):
         if resolvers:
             self.resolvers = [parse_server(r) if isinstance(r, str) else tuple(r) for r in resolvers]
         else:
@@ -151,9 +291,14 @@ class DnsClient:
         self.retries = retries
         self.nameserver_port = nameserver_port
         self.max_concurrency = max_concurrency
+        self.address_families = address_families
         self._semaphore = None
         self._loop = None
         self._address_cache = {}
+        self._zone_cache = {}
+        self._endpoints = {}
+        self._routable = {}
+        self.servers = {}
         self.query_count = 0
 
     def _bound(self):
@@ -162,41 +307,270 @@ class DnsClient:
         if self._semaphore is None or self._loop is not loop:
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
             self._loop = loop
+            self._endpoints = {}
+            self._address_cache = {}
+            self._zone_cache = {}
+            for state in self.servers.values():
+                # a new round: every server gets its chance again, measured round trips are kept
+                state.failed_in_a_row = 0
+                state.in_flight = 0
+                state.waiters = []
         return self._semaphore
 
-    async def query(self, server, qname, rdtype, recursion=True):
-        """One question to one server: UDP, TCP when truncated; retried on timeout.
+    def state(self, server):
+        server = tuple(server)
+        if server not in self.servers:
+            self.servers[server] = ServerState(self.max_concurrency)
+        return self.servers[server]
 
-        Raises ``DnsError`` naming the server when it does not answer.
+    def udp_blocked(self, server):
+        """Whether ``server`` went without a single UDP answer this round while TCP answered:
+        a closed or filtered UDP port, not a few datagrams lost under load."""
+        state = self.servers.get(tuple(server))
+        return state is not None and state.counts['udp_answered'] == 0 and state.counts['answered'] > 0
+
+    def close(self):
+        """Close the UDP sockets of this round (call at the end of each event loop)."""
+        for endpoint in self._endpoints.values():
+            if endpoint.transport is not None:
+                endpoint.transport.close()
+        self._endpoints = {}
+
+    def routable(self, ip):
+        """Whether the controller has a route to ``ip`` (a UDP connect sends nothing)."""
+        if ip not in self._routable:
+            family = socket.AF_INET6 if ':' in ip else socket.AF_INET
+            try:
+                with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                    probe.connect((ip, 53))
+                self._routable[ip] = True
+            except OSError:
+                self._routable[ip] = False
+        return self._routable[ip]
+
+    def family_used(self, ip):
+        """Whether ``ip`` is asked under the ``address_families`` setting; ``(bool, reason)``."""
+        version = 'ipv6' if ':' in ip else 'ipv4'
+        if self.address_families in ('ipv4', 'ipv6') and self.address_families != version:
+            return False, f'not asked: address_families is {self.address_families}'
+        if self.address_families == 'auto' and not self.routable(ip):
+            return False, f'not asked: the controller has no {"IPv6" if version == "ipv6" else "IPv4"} route to it'
+        return True, None
+
+    async def _endpoint(self, server):
+        endpoint = self._endpoints.get(server)
+        if endpoint is None or endpoint.transport is None or endpoint.transport.is_closing():
+            loop = asyncio.get_running_loop()
+            family = socket.AF_INET6 if ':' in server[0] else socket.AF_INET
+            _transport, endpoint = await loop.create_datagram_endpoint(_UdpEndpoint, remote_addr=server, family=family)
+            self._endpoints[server] = endpoint
+        return endpoint
+
+    async def query(self, server, qname, rdtype, recursion=True):
+        """One question to one server, asked as the class documentation says.
+
+        Returns a ``Response``; raises ``DnsError`` naming the server and what was tried.
         """
         qname = _name(qname)
         rdtype = dns.rdatatype.RdataType.make(rdtype)
-        request = dns.message.make_query(qname, rdtype)
+        server = tuple(server)
+        request = dns.message.make_query(qname, rdtype, use_edns=0, payload=UDP_PAYLOAD)
         if not recursion:
             request.flags &= ~dns.flags.RD
-        ip, port = server
-        last_error = None
-        for _attempt in range(self.retries + 1):
-            async with self._bound():
-                self.query_count += 1
-                try:
-                    message, _used_tcp = await dns.asyncquery.udp_with_fallback(request, ip, timeout=self.timeout, port=port)
-                except dns.exception.Timeout:
-                    last_error = f'no answer within {self.timeout:g} s'
-                    continue
-                except (OSError, dns.exception.DNSException) as error:
-                    last_error = str(error) or error.__class__.__name__
-                    continue
-            return Response(message)
-        raise DnsError(f'{format_server(server)} did not answer {qname.to_text()} {rdtype.name} '
-                       f'({last_error}, {self.retries + 1} attempt(s))')
+        semaphore = self._bound()
+        state = self.state(server)
+        what = f'{format_server(server)} did not answer {qname.to_text()} {rdtype.name}'
+        if state.failed_in_a_row >= FAILURES_BEFORE_GIVING_UP:
+            raise DnsError(f'{what} (not asked: it answered none of the last {state.failed_in_a_row} queries; '
+                           f'the last: {state.last_failure})')
+        # the server's own window first, so that a slow server does not hold the shared slots
+        await state.acquire()
+        try:
+            async with semaphore:
+                response, problem = await self._ask(server, state, request)
+        finally:
+            state.release()
+        if response is None:
+            state.failed_in_a_row += 1
+            state.last_failure = problem
+            raise DnsError(f'{what} ({problem})')
+        state.failed_in_a_row = 0
+        state.counts['answered'] += 1
+        return response
 
-    async def query_any(self, servers, qname, rdtype):
+    async def _ask(self, server, state, request):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.timeout
+        endpoint = None
+        waiting = []
+        try:
+            udp_listen = None
+            if state.tcp_only:
+                udp_problem = f'UDP not asked: it went unanswered {UDP_MISSES_BEFORE_TCP_ONLY} times while TCP answered'
+            else:
+                try:
+                    endpoint = await self._endpoint(server)
+                except OSError as error:
+                    udp_problem = f'no UDP socket: {error.strerror or error}'
+                else:
+                    while request.id in endpoint.pending:
+                        request.id = random.randint(0, 65535)
+                    udp_listen, udp_problem = await self._udp_phase(endpoint, state, request, started, deadline)
+                    if isinstance(udp_listen, Response):
+                        return udp_listen, None
+            state.counts['tcp_sent'] += 1
+            self.query_count += 1
+            tcp = asyncio.ensure_future(self._tcp(server, request))
+            waiting = [tcp] + ([udp_listen] if udp_listen is not None else [])
+            tcp_problem = f'no answer within {self.timeout:g} s'
+            while waiting:
+                done, _pending = await asyncio.wait(waiting, timeout=self.timeout + 1, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    break
+                for task in done:
+                    waiting.remove(task)
+                    outcome = task.result()
+                    if isinstance(outcome, dns.message.Message):
+                        return self._answered(state, outcome, task is tcp, udp_problem, loop.time() - started), None
+                    if task is tcp:
+                        tcp_problem = outcome
+            return None, f'UDP: {udp_problem}; TCP: {tcp_problem}'
+        finally:
+            for task in waiting:
+                task.cancel()
+            if endpoint is not None:
+                endpoint.pending.pop(request.id, None)
+
+    @staticmethod
+    def _answered(state, message, via_tcp, udp_problem, rtt):
+        if not via_tcp:
+            state.udp_misses = 0
+            state.counts['udp_answered'] += 1
+            state.measured(rtt)
+            return Response(message, rtt=rtt)
+        if udp_problem and not udp_problem.startswith('truncated') and not state.tcp_only:
+            state.udp_misses += 1
+            # only a server that never answered over UDP: a busy or lossy one did, and will again
+            if state.udp_misses >= UDP_MISSES_BEFORE_TCP_ONLY and state.counts['udp_answered'] == 0:
+                state.tcp_only = True
+        return Response(message, via_tcp=True, udp_problem=udp_problem, rtt=rtt)
+
+    @staticmethod
+    async def _receive(endpoint, request, until):
+        """The next datagram answering ``request`` before ``until`` (loop time): a message, or
+        ``None`` at the time limit; raises ``OSError`` (port unreachable) or ``_NotDns``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            waiter = endpoint.pending.get(request.id)
+            if waiter is None:
+                waiter = endpoint.pending[request.id] = loop.create_future()
+            try:
+                data = await asyncio.wait_for(asyncio.shield(waiter), max(until - loop.time(), 0.0))
+            except asyncio.TimeoutError:
+                return None
+            endpoint.pending[request.id] = loop.create_future()
+            try:
+                message = dns.message.from_wire(data)
+            except Exception as error:  # pylint: disable=broad-except  # whatever the bytes are, they are not DNS
+                raise _NotDns(f'answered {len(data)} bytes that are not a DNS message ({error.__class__.__name__})') from None
+            if request.is_response(message):
+                return message
+
+    async def udp_answers(self, server, qname, sends=5):
+        """Whether ``server`` answers ``qname`` SOA over UDP at all, trying ``sends`` datagrams
+        within ``timeout``: tells a lossy path (some answer) from a blocked UDP port (none)."""
+        server = tuple(server)
+        request = dns.message.make_query(_name(qname), 'SOA', use_edns=0, payload=UDP_PAYLOAD)
+        request.flags &= ~dns.flags.RD
+        try:
+            endpoint = await self._endpoint(server)
+        except OSError:
+            return False
+        while request.id in endpoint.pending:
+            request.id = random.randint(0, 65535)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            answer, problem = await self._udp_phase(endpoint, self.state(server), request, started,
+                                                    started + self.timeout, retries=sends - 1)
+            if isinstance(answer, asyncio.Future):
+                # the listener for a late answer returns at the time limit
+                answer = await answer
+        finally:
+            endpoint.pending.pop(request.id, None)
+        return answer is not None or (problem or '').startswith('truncated')
+
+    async def _udp_phase(self, endpoint, state, request, started, deadline, retries=None):
+        """UDP sends with doubling waits. Returns ``(Response, None)`` when answered, else
+        ``(a task still listening for a late UDP answer or None, why UDP did not do)``."""
+        loop = asyncio.get_running_loop()
+        wire = request.to_wire()
+        endpoint.pending[request.id] = loop.create_future()
+        wait = state.rto(self.timeout)
+        sends = 0
+        retries = self.retries if retries is None else retries
+        while sends <= retries and loop.time() < deadline:
+            endpoint.transport.sendto(wire)
+            sends += 1
+            state.counts['udp_sent'] += 1
+            self.query_count += 1
+            try:
+                message = await self._receive(endpoint, request, min(loop.time() + wait, deadline))
+            except ConnectionRefusedError:
+                return None, 'the UDP port is closed (port unreachable)'
+            except OSError as error:
+                return None, f'UDP failed ({error.strerror or error})'
+            except _NotDns as error:
+                return None, str(error)
+            if message is not None:
+                if message.flags & dns.flags.TC:
+                    state.counts['truncated'] += 1
+                    state.back_off(loop.time())
+                    return None, 'truncated over UDP'
+                return self._answered(state, message, False, None, loop.time() - started), None
+            state.counts['udp_unanswered'] += 1
+            wait *= 2
+        # Every datagram of the query went unanswered: the server (or the path) drops. One late
+        # datagram is not that: a busy controller reads answers late too.
+        state.back_off(loop.time())
+        problem = f'{sends} datagram(s) unanswered within {loop.time() - started:.2g} s'
+        if endpoint.stray is not None and endpoint.stray[0] >= started:
+            problem += f', {_describe_stray(endpoint.stray[1])} came back instead'
+
+        async def late_answer():
+            # the server may still answer over UDP while TCP is tried
+            try:
+                message = await self._receive(endpoint, request, deadline)
+            except (OSError, _NotDns):
+                return None
+            return message if message is not None and not message.flags & dns.flags.TC else None
+
+        if loop.time() >= deadline:
+            return None, problem
+        return asyncio.ensure_future(late_answer()), problem
+
+    async def _tcp(self, server, request):
+        ip, port = server
+        try:
+            return await dns.asyncquery.tcp(request, ip, timeout=self.timeout, port=port)
+        except dns.exception.Timeout:
+            return f'no answer within {self.timeout:g} s'
+        except ConnectionRefusedError:
+            return 'connection refused'
+        except OSError as error:
+            return error.strerror or str(error) or error.__class__.__name__
+        except EOFError:
+            return 'the server closed the connection without an answer'
+        except dns.exception.DNSException as error:
+            return f'an answer that is not a DNS message ({error.__class__.__name__})'
+
+    async def query_any(self, servers, qname, rdtype, recursion=True):
         """Ask each server in turn until one answers (SERVFAIL/REFUSED count as no answer)."""
         errors = []
         for server in servers:
             try:
-                response = await self.query(server, qname, rdtype)
+                response = await self.query(server, qname, rdtype, recursion=recursion)
             except DnsError as error:
                 errors.append(str(error))
                 continue
@@ -258,8 +632,9 @@ class DnsClient:
             found.extend(value.address for value in values)
         return found
 
-    async def find_zone(self, qname):
-        """The zone holding ``qname`` and its authoritative nameservers.
+    async def find_zone(self, qname, with_nameservers=True):
+        """The zone holding ``qname`` and its authoritative nameservers (``nameservers`` is
+        ``None`` with ``with_nameservers=False``: the caller takes them from the delegation).
 
         Walks from the configured resolvers: a recursive resolver answers with the SOA (in the
         answer or the authority section); an authoritative-only server answers with a referral
@@ -299,6 +674,8 @@ class DnsClient:
                 raise DnsError(f'the nameservers of {referral[0].name.to_text()} have no address')
         if zone is None:
             raise DnsError(f'more than {MAX_REFERRALS} referrals looking for the zone of {qname.to_text()}')
+        if not with_nameservers:
+            return dict(name=qname.to_text(), zone=zone.to_text(), nameservers=None, cnames=chain)
         response = await self.query_any(servers, zone, 'NS')
         rrsets = response.rrsets('answer', dns.rdatatype.NS, zone) or response.rrsets('authority', dns.rdatatype.NS, zone)
         if not rrsets:
@@ -323,14 +700,75 @@ class DnsClient:
         return rrsets[0][0].serial if rrsets else None
 
     async def txt(self, server, qname):
-        """TXT values of ``qname`` on one server, or ``None`` when the name has none.
+        """TXT values of ``qname`` on one server and how the server answered.
 
-        Returns ``(values or None, rcode text, authoritative flag)``.
+        Returns a dict: ``values`` (``None`` when the name has none), ``rcode`` (text),
+        ``authoritative`` (AA flag), ``via_tcp``, ``udp_blocked`` (TCP answered, UDP got
+        nothing), ``udp_problem``, ``rtt`` (seconds) and ``zone_nameservers`` (the NS names the
+        server gives in its authority section for the zone, ``None`` when it gives none).
         """
-        response = await self.query(server, qname, 'TXT')
+        response = await self.query(server, qname, 'TXT', recursion=False)
         _final, rrset, _chain = response.follow_cnames(_name(qname), dns.rdatatype.TXT)
         values = txt_values(rrset) if rrset is not None else None
-        return values, dns.rcode.to_text(response.rcode), response.authoritative
+        authority = response.rrsets('authority', dns.rdatatype.NS) if response.authoritative else []
+        return dict(values=values, rcode=dns.rcode.to_text(response.rcode), authoritative=response.authoritative,
+                    via_tcp=response.via_tcp, udp_blocked=response.udp_blocked, udp_problem=response.udp_problem,
+                    rtt=response.rtt,
+                    zone_nameservers=sorted({rdata.target.to_text() for rdata in authority[0]}) if authority else None)
+
+    async def apex_nameservers(self, server, zone):
+        """The zone's own NS names as one of its servers answers them (AA), or ``None``."""
+        response = await self.query(server, zone, 'NS', recursion=False)
+        rrsets = response.rrsets('answer', dns.rdatatype.NS, _name(zone))
+        if not response.authoritative or not rrsets:
+            return None
+        return sorted(rdata.target.to_text() for rdata in rrsets[0])
+
+    async def resolver_txt(self, server, qname):
+        """TXT values of ``qname`` through one (internal) resolver: ``(values or None, rcode text)``."""
+        response = await self.query(server, qname, 'TXT')
+        _final, rrset, _chain = response.follow_cnames(_name(qname), dns.rdatatype.TXT)
+        return (txt_values(rrset) if rrset is not None else None), dns.rcode.to_text(response.rcode)
+
+    async def zone_of(self, qname):
+        """``find_zone(qname, with_nameservers=False)``, one query cheaper for the usual case: when
+        the parent zone delegates ``qname`` itself, ``qname`` is the zone (a zone apex has no
+        CNAME) and the delegation comes along (key ``delegation``)."""
+        qname = _name(qname)
+        try:
+            delegation = await self.delegation(qname)
+        except DnsError:
+            delegation = None
+        if delegation is not None:
+            return dict(name=qname.to_text(), zone=qname.to_text(), nameservers=None, cnames=[], delegation=delegation)
+        return await self.find_zone(qname, with_nameservers=False)
+
+    async def delegation(self, zone):
+        """The parent's delegation of ``zone``: ``dict(parent, nameservers=[{name, glue}])``, or
+        ``None`` for a top-level zone. Asks the parent zone's own servers (RD off)."""
+        zone = _name(zone)
+        if len(zone.labels) <= 2:
+            return None
+        parent_name = zone.parent()
+        task = self._zone_cache.get(parent_name)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            # the 1,000 domains of one parent share one lookup of the parent's servers
+            task = self._zone_cache[parent_name] = asyncio.ensure_future(self.find_zone(parent_name))
+        parent = await asyncio.shield(task)
+        servers = [(ip, self.nameserver_port) for entry in parent['nameservers'] for ip in entry['addresses']
+                   if self.family_used(ip)[0]]
+        if not servers:
+            raise DnsError(f'the servers of the parent zone {parent["zone"]} have no address the controller can use')
+        response = await self.query_any(servers, zone, 'NS', recursion=False)
+        rrsets = response.rrsets('answer', dns.rdatatype.NS, zone) or response.rrsets('authority', dns.rdatatype.NS, zone)
+        if not rrsets:
+            raise DnsError(f'the parent zone {parent["zone"]} has no delegation (NS records) for {zone.to_text()}')
+        glue = {}
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            for rrset in response.rrsets('additional', rdtype):
+                glue.setdefault(rrset.name.to_text(), []).extend(rdata.address for rdata in rrset)
+        names = sorted({rdata.target.to_text() for rdata in rrsets[0]})
+        return dict(parent=parent['zone'], nameservers=[dict(name=name, glue=sorted(glue.get(name, []))) for name in names])
 
     async def srv(self, qname):
         """SRV records through the resolvers: list of dicts (priority, weight, port, target)."""

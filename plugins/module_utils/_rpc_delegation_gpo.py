@@ -14,15 +14,26 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import ACCESS_DENIED
 
 
-def _ps_quote(text):
-    return "'%s'" % text.replace("'", "''")
+# PowerShell ends a single-quoted string at any of these, not only at the ASCII apostrophe (its tokenizer's
+# IsSingleQuote: U+0027, U+2018, U+2019, U+201A, U+201B); inside the string each one doubled stands for itself.
+PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+_PS_QUOTE_TABLE = {ord(char): char * 2 for char in PS_SINGLE_QUOTES}
+
+
+def ps_quote(text):
+    """``text`` as one PowerShell single-quoted string literal, whatever it holds.
+
+    In a single-quoted string PowerShell expands nothing (``$``, backtick, ``;``, ``|``, double quotes
+    and newlines are plain characters); only the five single-quote characters end it, so each is doubled.
+    """
+    return "'%s'" % text.translate(_PS_QUOTE_TABLE)
 
 
 def gpo_read_script(gpo_name):
     return '\n'.join([
         'Import-Module GroupPolicy',
-        'Get-GPO -Name %s' % _ps_quote(gpo_name),
-        'Get-GPRegistryValue -Name %s -Key %s -ValueName %s' % (_ps_quote(gpo_name), _ps_quote(POLICY_KEY), VALUE_NAME),
+        'Get-GPO -Name %s' % ps_quote(gpo_name),
+        'Get-GPRegistryValue -Name %s -Key %s -ValueName %s' % (ps_quote(gpo_name), ps_quote(POLICY_KEY), VALUE_NAME),
     ])
 
 
@@ -30,10 +41,10 @@ def gpo_write_script(gpo_name, action):
     lines = ["$ErrorActionPreference = 'Stop'", 'Import-Module GroupPolicy']
     if action == 'add':
         lines.append('Set-GPRegistryValue -Name %s -Key %s -ValueName %s -Type DWord -Value 1 | Out-Null'
-                     % (_ps_quote(gpo_name), _ps_quote(POLICY_KEY), VALUE_NAME))
+                     % (ps_quote(gpo_name), ps_quote(POLICY_KEY), VALUE_NAME))
     else:
         lines.append('Remove-GPRegistryValue -Name %s -Key %s -ValueName %s | Out-Null'
-                     % (_ps_quote(gpo_name), _ps_quote(POLICY_KEY), VALUE_NAME))
+                     % (ps_quote(gpo_name), ps_quote(POLICY_KEY), VALUE_NAME))
     return '\n'.join(lines)
 
 
@@ -41,10 +52,11 @@ def read_gpo(client, gpo_name, host_label):
     """``{'gpo_id', 'value'}`` of the policy in the GPO; raises DelegationError for a missing GPO."""
     result = client.run_powershell(gpo_read_script(gpo_name))
     errors = result.stderr or ''
-    if 'GpoWithNameNotFound' in errors or 'could not be found' in errors:
+    # FullyQualifiedErrorId (GpoWithNameNotFound, Modules_ModuleNotFound, ...) is not translated; the sentences are.
+    if 'GpoWithNameNotFound' in errors:
         raise DelegationError('GPO not found: no Group Policy Object named %r in the domain of %s (check gpo_name). '
                               'Windows said: %s' % (gpo_name, host_label, first_error_line(errors)), GPO_NOT_FOUND)
-    if 'ModuleNotFound' in errors or 'not loaded because no valid module file' in errors:
+    if 'ModuleNotFound' in errors:
         raise DelegationError('%s has no GroupPolicy PowerShell module: run method gpo against a domain controller '
                               '(or a host with the GPMC tools). Windows said: %s' % (host_label, first_error_line(errors)),
                               COMMAND_FAILED)
@@ -57,7 +69,7 @@ def read_gpo(client, gpo_name, host_label):
     if setting is not None and setting.get('PolicyState', 'Set') != 'Delete':
         raw = setting.get('Value')
         value = int(raw) if raw is not None and raw.lstrip('-').isdigit() else raw
-    elif setting is None and errors and 'UnableToRetrievePolicyRegistryItem' not in errors and 'was not found' not in errors:
+    elif setting is None and errors and 'UnableToRetrievePolicyRegistryItem' not in errors:
         raise DelegationError('Reading GPO %r on %s failed: %s' % (gpo_name, host_label, errors), COMMAND_FAILED)
     return {'gpo_id': gpo.get('Id'), 'value': value}
 
@@ -67,7 +79,7 @@ def write_gpo(client, gpo_name, action, host_label):
     if result.rc == 0 and not result.stderr:
         return
     errors = result.stderr or result.stdout or 'no message'
-    if 'E_ACCESSDENIED' in errors or 'Access is denied' in errors:
+    if 'E_ACCESSDENIED' in errors or 'UnauthorizedAccessException' in errors:
         raise DelegationError('Access denied writing %s\\%s in GPO %r through %s: the account must be allowed to edit '
                               'the GPO (Domain Admins or delegated GPO edit rights). Windows said: %s'
                               % (POLICY_KEY, VALUE_NAME, gpo_name, host_label, first_error_line(errors)), ACCESS_DENIED)

@@ -29,12 +29,16 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation
     os_facts,
     parse_cim_datetime,
     parse_events,
-    parse_reg_query,
-    parse_wmic_value,
+    parse_os_properties,
+    policy_value_from_sections,
     split_sections,
 )
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import ACCESS_DENIED, WinRMError
 
+# How Windows says "access denied" in the languages the collection was tried with: only to tell the error kind
+# apart (and so the message's advice); whether the value is missing never depends on these sentences.
+ACCESS_DENIED_TEXTS = ('access is denied', 'zugriff verweigert', 'acc\u00e8s refus\u00e9', 'e_accessdenied',
+                       '0x80070005')
 SHUTDOWN_ALREADY_SCHEDULED = 1190
 SHUTDOWN_IN_PROGRESS = 1115
 REBOOT_POLL_SECONDS = 2
@@ -47,22 +51,19 @@ def read_state(client, check_events, events_limit, host_label):
     if 'reg' not in sections:
         raise DelegationError('The audit command on %s did not run as expected (exit %s): %s'
                               % (host_label, result.rc, tool_message(result.stderr or result.stdout)), COMMAND_FAILED)
-    reg_ok, reg_text = sections['reg']
-    if reg_ok:
-        value_type, value = parse_reg_query(reg_text)
-    elif 'unable to find' in reg_text.lower():
-        value_type, value = None, None
-    else:
-        kind = ACCESS_DENIED if 'access is denied' in reg_text.lower() else COMMAND_FAILED
-        raise DelegationError('reg query %s on %s failed: %s' % (POLICY_KEY, host_label, tool_message(reg_text)), kind)
+    value_type, value, failure = policy_value_from_sections(sections)
+    if failure is not None:
+        raise DelegationError('reg query %s on %s failed: %s' % (POLICY_KEY, host_label, tool_message(failure)),
+                              error_kind(failure))
     state = {'value': value, 'value_type': value_type, 'os': None, 'boot_time': None, 'events': None, 'warnings': []}
     os_ok, os_text = sections.get('os', (False, 'no output'))
     if os_ok:
-        facts = os_facts(parse_wmic_value(os_text))
+        facts = os_facts(parse_os_properties(os_text))
         state['boot_time'] = facts.pop('boot_time')
         state['os'] = facts
     else:
-        state['warnings'].append('wmic os on %s failed: %s' % (host_label, tool_message(os_text)))
+        state['warnings'].append('Reading the OS and boot time on %s (wmic, then Get-WmiObject) failed: %s'
+                                 % (host_label, tool_message(os_text)))
     if check_events:
         events_ok, events_text = sections.get('events', (False, 'no output'))
         if events_ok:
@@ -72,12 +73,17 @@ def read_state(client, check_events, events_limit, host_label):
     return state
 
 
+def error_kind(text):
+    lowered = (text or '').lower()
+    return ACCESS_DENIED if any(words in lowered for words in ACCESS_DENIED_TEXTS) else COMMAND_FAILED
+
+
 def read_boot_time(client):
     result = client.run(boot_time_command())
     if result.rc != 0:
-        raise DelegationError('wmic os failed (exit %s): %s' % (result.rc, tool_message(result.stderr or result.stdout)),
-                              COMMAND_FAILED)
-    return parse_cim_datetime(parse_wmic_value(result.stdout).get('LastBootUpTime'))
+        raise DelegationError('Reading the boot time (wmic, then Get-WmiObject) failed (exit %s): %s'
+                              % (result.rc, tool_message(result.stderr or result.stdout)), COMMAND_FAILED)
+    return parse_cim_datetime(parse_os_properties(result.stdout).get('LastBootUpTime'))
 
 
 def write_value(client, action, host_label):
@@ -86,12 +92,17 @@ def write_value(client, action, host_label):
     if result.rc == 0:
         return
     message = tool_message(result.stderr or result.stdout)
-    if 'access is denied' in message.lower():
+    if action == 'delete':
+        # reg delete exits 1 for a value that is gone as for one it may not delete: read the key again (exit
+        # codes and value lines, not the translated sentence) to tell which.
+        current = read_state(client, False, 1, host_label) if error_kind(message) != ACCESS_DENIED else None
+        if current is not None and current['value'] is None:
+            return  # Someone removed it in between: the wanted state holds.
+    if error_kind(message) == ACCESS_DENIED:
         raise DelegationError(
             'Access denied writing %s\\%s on %s: the WinRM account needs local administrator rights '
-            '(and UAC remote restrictions must allow it).' % (POLICY_KEY, VALUE_NAME, host_label), ACCESS_DENIED)
-    if action == 'delete' and 'unable to find' in message.lower():
-        return  # Someone removed it in between: the wanted state holds.
+            '(and UAC remote restrictions must allow it). Windows said: %s'
+            % (POLICY_KEY, VALUE_NAME, host_label, message), ACCESS_DENIED)
     raise DelegationError('reg %s on %s failed (exit %s): %s' % (action, host_label, result.rc, message), COMMAND_FAILED)
 
 
@@ -101,7 +112,7 @@ def reboot_and_wait(client, old_boot_time, timeout, host_label, sleep=time.sleep
     if result.rc not in (0, SHUTDOWN_ALREADY_SCHEDULED, SHUTDOWN_IN_PROGRESS):
         raise DelegationError('shutdown /r on %s failed (exit %s): %s'
                               % (host_label, result.rc, tool_message(result.stderr or result.stdout)),
-                              ACCESS_DENIED if 'access is denied' in (result.stderr or '').lower() else COMMAND_FAILED)
+                              error_kind(result.stderr or result.stdout))
     client.reset()
     deadline = clock() + timeout
     last_error = None

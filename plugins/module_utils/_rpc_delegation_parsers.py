@@ -16,7 +16,13 @@ import datetime
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_commands import MARKER_FAILED, MARKER_OK, VALUE_NAME
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_commands import (
+    MARKER_FAILED,
+    MARKER_OK,
+    POLICY_KEY,
+    POLICY_KEY_ANCESTORS,
+    VALUE_NAME,
+)
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_errors import COMMAND_FAILED, DelegationError
 
 EVENT_NAMESPACE = '{http://schemas.microsoft.com/win/2004/08/events/event}'
@@ -78,6 +84,38 @@ def parse_reg_query(text, value_name=VALUE_NAME):
     return None, None
 
 
+def _full_key(key):
+    return 'HKEY_LOCAL_MACHINE' + key[len('HKLM'):] if key.upper().startswith('HKLM\\') else key
+
+
+def reg_key_lists(text, key):
+    """Whether ``reg query KEY`` output shows ``key`` as a subkey (reg prints subkeys as full paths)."""
+    wanted = _full_key(key).lower()
+    return any(line.strip().lower() == wanted for line in _lines(text))
+
+
+def policy_value_from_sections(sections):
+    """``(value_type, value, None)``, or ``(None, None, failing section text)`` when the value cannot be told.
+
+    Decided from exit codes (the sections' markers) and from what Windows does not translate (value
+    lines, key paths), never from reg.exe's error sentence: the key read (exit 0) with no value line,
+    or an ancestor read without the next key among its subkeys, means the value is missing.
+    """
+    reg_ok, reg_text = sections['reg']
+    if reg_ok:
+        value_type, value = parse_reg_query(reg_text)
+        return value_type, value, None
+    child = POLICY_KEY
+    for index, (ancestor, _name) in enumerate(POLICY_KEY_ANCESTORS, start=1):
+        ancestor_ok, ancestor_text = sections.get('reg_up%d' % index, (False, ''))
+        if ancestor_ok:
+            if reg_key_lists(ancestor_text, child):
+                break  # The key is there, yet it could not be read: access denied or worse.
+            return None, None, None
+        child = ancestor
+    return None, None, reg_text
+
+
 def parse_cim_datetime(text):
     """A WMI CIM_DATETIME (``yyyymmddHHMMSS.ffffff+UUU``, UUU minutes from UTC) as aware UTC datetime."""
     match = _CIM_DATETIME.match((text or '').strip())
@@ -103,6 +141,23 @@ def parse_wmic_value(text):
     return properties
 
 
+def parse_os_properties(text):
+    """``{Property: value}`` from wmic's ``/value`` lines or from PowerShell's list view (the Get-WmiObject fallback).
+
+    Also ``source``: ``wmic`` or ``Get-WmiObject``. Property names are WMI's, in every language.
+    """
+    properties = parse_wmic_value(text)
+    if properties.get('LastBootUpTime') or properties.get('Caption'):
+        properties['source'] = 'wmic'
+        return properties
+    for block in parse_powershell_list(text):
+        if 'LastBootUpTime' in block or 'Caption' in block:
+            block = dict(block)
+            block['source'] = 'Get-WmiObject'
+            return block
+    return {}
+
+
 def os_facts(properties):
     """``caption``, ``version``, ``affected`` (Windows Server 2008 R2) and ``boot_time`` from wmic os."""
     caption = properties.get('Caption') or None
@@ -113,6 +168,8 @@ def os_facts(properties):
         'version': version,
         'affected': is_affected(caption, version),
         'boot_time': boot,
+        # wmic, or Get-WmiObject on a host without WMIC (Windows Server 2025)
+        'source': properties.get('source'),
     }
 
 

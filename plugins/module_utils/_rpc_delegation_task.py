@@ -66,13 +66,17 @@ def validate_params(params):
     if params.get('method') == 'gpo':
         if not (params.get('gpo_name') or '').strip():
             problems.append('gpo_name must not be empty with method gpo.')
-        elif re.search(r'[\r\n;`$]', params['gpo_name']):
-            problems.append('gpo_name %r holds a character not allowed in a GPO name here (newline, ;, ` or $).'
+        elif re.search(r'[\x00-\x1f\x7f]', params['gpo_name']):
+            # Quoting would keep them inside the string; no GPO is named with a line break or a control character.
+            problems.append('gpo_name %r holds a line break or another control character, which no GPO name has.'
                             % params['gpo_name'])
         if params.get('reboot') or params.get('force_reboot'):
             problems.append('reboot applies to method registry only: with method gpo the task host is a domain '
                             'controller; restart the member servers after they applied the policy '
                             '(the dcom_10009 role does this).')
+    if params.get('force_reboot') and params.get('state') == 'absent':
+        problems.append('force_reboot applies to state present only (it restarts a host whose value 1 is not applied '
+                        'yet); with state absent use reboot, which restarts a host after the value was removed.')
     if params.get('reboot_timeout') is not None and params['reboot_timeout'] < 10:
         problems.append('reboot_timeout must be at least 10 seconds, not %s.' % params['reboot_timeout'])
     limit = params.get('events_limit')
@@ -85,11 +89,12 @@ def validate_params(params):
     return problems
 
 
-def run_task(params, check_mode=False, diff=False, sleep=time.sleep, clock=time.monotonic):
+def run_task(params, check_mode=False, diff=False, sleep=time.sleep, clock=time.monotonic, command_timeout=None):
     """Validated ``params`` (of ``argument_spec``) -> the task's result; raises TaskError.
 
     The result holds ``warnings`` (a list of sentences) for the caller to hand on, and ``diff``
     in diff mode. Bad input fails before any connection; a missing pywinrm fails next.
+    ``command_timeout`` is the task's own timeout: how long a command may go on answering "no output yet".
     """
     problems = validate_params(params) + validate_options(params)
     if problems:
@@ -97,6 +102,8 @@ def run_task(params, check_mode=False, diff=False, sleep=time.sleep, clock=time.
     if not _winrm.HAS_PYWINRM:
         raise TaskError(missing_required_lib('pywinrm'), traceback_text=_winrm.PYWINRM_IMPORT_ERROR)
     client = WinRMClient(params)
+    if command_timeout:
+        client.command_timeout = command_timeout
     try:
         result = manage(client, params, check_mode=check_mode, sleep=sleep, clock=clock)
     except WinRMError as error:

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import base64
 import codecs
+import email.utils
+import hashlib
+import os
 import re
+import threading
+import time
 import traceback
 
 PYWINRM_IMPORT_ERROR = None
@@ -30,6 +35,17 @@ except ImportError:
     HAS_PYWINRM = False
 else:
     HAS_PYWINRM = True
+
+# Kerberos with a password: the ticket is got in-process into a MEMORY cache (nothing on disk, no kinit
+# process, the password on no command line) that pywinrm's pykerberos then reads through KRB5CCNAME.
+KRB5_IMPORT_ERROR = None
+try:
+    import krb5
+except ImportError:
+    KRB5_IMPORT_ERROR = traceback.format_exc()
+    HAS_KRB5 = False
+else:
+    HAS_KRB5 = True
 
 
 TRANSPORTS = ['ntlm', 'kerberos', 'credssp', 'basic', 'certificate']
@@ -52,6 +68,28 @@ TIMEOUT = 'timeout'
 ACCESS_DENIED = 'access_denied'
 CONFIGURATION = 'configuration'
 PROTOCOL = 'protocol'
+CLOCK_SKEW = 'clock_skew'
+
+# How long a command may keep answering w:TimedOut ("no output yet") when the task sets no timeout.
+DEFAULT_COMMAND_TIMEOUT = 900
+# Kerberos' default tolerance between clocks (MIT clockskew, Windows "Maximum tolerance for computer clock
+# synchronization"): 5 minutes.
+KERBEROS_MAX_SKEW = 300
+# krb5 error codes (krb5/krb5.h, com_err table krb5) that get a sentence of their own.
+KRB5_ERRORS = {
+    -1765328360: ('wrong password', AUTHENTICATION),  # KRB5KDC_ERR_PREAUTH_FAILED
+    -1765328353: ('wrong password', AUTHENTICATION),  # KRB5KRB_AP_ERR_BAD_INTEGRITY
+    -1765328378: ('unknown principal', AUTHENTICATION),  # KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN
+    -1765328366: ('account locked or disabled', AUTHENTICATION),  # KRB5KDC_ERR_CLIENT_REVOKED
+    -1765328361: ('password expired', AUTHENTICATION),  # KRB5KDC_ERR_KEY_EXP
+    -1765328347: ('clock skew', CLOCK_SKEW),  # KRB5KRB_AP_ERR_SKEW
+    -1765328228: ('kdc unreachable', UNREACHABLE),  # KRB5_KDC_UNREACH
+    -1765328230: ('realm unknown', CONFIGURATION),  # KRB5_REALM_CANT_RESOLVE
+}
+_KRB5_LOCK = threading.Lock()
+# principal -> (digest of the password, MEMORY cache name, end time): one ticket per principal and process.
+_KRB5_TICKETS = {}
+_KRB5_SALT = os.urandom(16)
 
 
 def winrm_argument_spec():
@@ -70,6 +108,7 @@ def winrm_argument_spec():
         winrm_message_encryption=dict(type='str', default='auto', choices=['auto', 'always', 'never']),
         winrm_operation_timeout=dict(type='int', default=20),
         winrm_read_timeout=dict(type='int', default=30),
+        winrm_kerberos_hostname_override=dict(type='str'),
         winrm_allow_insecure=dict(type='bool', default=False),
     )
 
@@ -147,6 +186,9 @@ def validate_options(options):
             problems.append('No WinRM user given: set winrm_user (or ansible_user for the task host, or ansible-playbook -u).')
         if transport != 'kerberos' and options.get('winrm_password') is None:
             problems.append('No WinRM password given: set winrm_password (or ansible_password for the task host, or ansible-playbook --ask-pass).')
+        if transport == 'kerberos' and options.get('winrm_user') and '\\' in options['winrm_user']:
+            problems.append('Kerberos names the account by its principal: set winrm_user to user@REALM (for example '
+                            'administrator@CORP.EXAMPLE.COM), not %s.' % options['winrm_user'])
     if transport == 'basic' and scheme == 'http' and not options.get('winrm_allow_insecure'):
         problems.append('Basic authentication over plain HTTP would send the password in clear text: use '
                         'winrm_scheme https, another transport, or set winrm_allow_insecure to true.')
@@ -172,7 +214,7 @@ class WinRMClient:
     (and each host) needs its own client.
     """
 
-    def __init__(self, options):
+    def __init__(self, options, command_timeout=None, clock=time.monotonic):
         problems = validate_options(options)
         if problems:
             raise WinRMError(' '.join(problems), CONFIGURATION)
@@ -189,6 +231,11 @@ class WinRMClient:
         self.message_encryption = options.get('winrm_message_encryption') or 'auto'
         self.operation_timeout = options.get('winrm_operation_timeout') or 20
         self.read_timeout = options.get('winrm_read_timeout') or 30
+        self.kerberos_hostname_override = options.get('winrm_kerberos_hostname_override')
+        # The task's own timeout: how long one command may keep answering "no output yet".
+        self.command_timeout = command_timeout or DEFAULT_COMMAND_TIMEOUT
+        self.clock = clock
+        self.kdc_offset = None
         self.endpoint = '%s://%s:%s/wsman' % (self.scheme, _bracket(self.host), self.port)
         # How messages name the host: several hosts behind one address differ by their port.
         self.label = self.host if self.port == DEFAULT_PORTS[self.scheme] else '%s:%s' % (_bracket(self.host), self.port)
@@ -210,12 +257,120 @@ class WinRMClient:
         )
         if self.ca_trust_path:
             kwargs['ca_trust_path'] = self.ca_trust_path
+        if self.transport == 'kerberos':
+            self._kerberos_ticket()
+            kwargs['password'] = None  # pykerberos takes the ticket from the cache, never a password
+            if self.kerberos_hostname_override:
+                kwargs['kerberos_hostname_override'] = self.kerberos_hostname_override
         if self.transport == 'certificate':
             kwargs.update(cert_pem=self.cert_pem, cert_key_pem=self.cert_key_pem)
         try:
             return Protocol(**kwargs)
         except Exception as error:  # pylint: disable=broad-exception-caught
             raise self.describe(error) from None
+
+    # -- Kerberos ---------------------------------------------------------------------------
+    def _kerberos_ticket(self):
+        """A ticket for ``winrm_user``: got with the password, or checked in the controller's cache without one."""
+        if not HAS_KRB5:
+            raise WinRMError('The kerberos transport needs the Python library krb5 (pip install pywinrm[kerberos] '
+                             'pyspnego[kerberos]; see requirements.txt) and the system Kerberos libraries (bindep.txt).',
+                             CONFIGURATION)
+        if self._password is None:
+            self._check_ticket_cache()
+            return
+        digest = hashlib.sha256(_KRB5_SALT + self._password.encode('utf-8')).hexdigest()
+        with _KRB5_LOCK:
+            known = _KRB5_TICKETS.get(self.user)
+            if known and known[0] == digest and known[2] - time.time() > 60:
+                os.environ['KRB5CCNAME'] = known[1]
+                self.kdc_offset = known[3]
+                return
+            context = krb5.init_context()
+            name = 'MEMORY:fleetfix-%s' % hashlib.sha256(self.user.encode('utf-8')).hexdigest()[:16]
+            try:
+                principal = krb5.parse_name_flags(context, self.user.encode('utf-8'))
+                options = krb5.get_init_creds_opt_alloc(context)
+                creds = krb5.get_init_creds_password(context, principal, options, password=self._password.encode('utf-8'))
+                cache = krb5.cc_resolve(context, name.encode('ascii'))
+                krb5.cc_initialize(context, cache, principal)
+                krb5.cc_store_cred(context, cache, creds)
+            except krb5.Krb5Error as error:
+                raise self._kerberos_error(error) from None
+            # The KDC's clock against ours (MIT corrects its own requests for it; a Windows host does not).
+            self.kdc_offset = creds.times.authtime - time.time()
+            _KRB5_TICKETS[self.user] = (digest, name, creds.times.endtime, self.kdc_offset)
+            os.environ['KRB5CCNAME'] = name
+
+    def _check_ticket_cache(self):
+        context = krb5.init_context()
+        try:
+            cache = krb5.cc_default(context)
+            cache_name = krb5.cc_get_name(context, cache)
+            cache_name = cache_name.decode('utf-8', 'replace') if isinstance(cache_name, bytes) else str(cache_name)
+            holder = krb5.unparse_name_flags(context, krb5.cc_get_principal(context, cache)).decode('utf-8', 'replace')
+        except krb5.Krb5Error:
+            raise WinRMError(
+                'No Kerberos ticket: the controller\'s credential cache (KRB5CCNAME=%s) holds no ticket for %s. Run '
+                'kinit %s before the play, or give winrm_password (ansible_password) so that the task gets one.'
+                % (os.environ.get('KRB5CCNAME', 'the default'), self.user, self.user), AUTHENTICATION) from None
+        if holder.lower() != self.user.lower():
+            raise WinRMError('No Kerberos ticket for %s: the controller\'s credential cache %s holds one for %s. Run '
+                             'kinit %s, or give winrm_password.' % (self.user, cache_name, holder, self.user),
+                             AUTHENTICATION)
+
+    def _kerberos_error(self, error):
+        text = self._scrub(error.args[0] if error.args else error)
+        match = re.search(r'\s(-?\d{6,})$', text)
+        code = int(match.group(1)) if match else None
+        sentence = text[:match.start()].strip() if match else text
+        realm = self.user.rpartition('@')[2]
+        what, kind = KRB5_ERRORS.get(code, (None, AUTHENTICATION))
+        if what == 'wrong password':
+            message = ('Kerberos authentication failed: the KDC of realm %s refused the password of %s (wrong password).'
+                       % (realm, self.user))
+        elif what == 'unknown principal':
+            message = 'Kerberos authentication failed: the KDC of realm %s knows no user %s.' % (realm, self.user)
+        elif what == 'clock skew':
+            message = ('Clock skew: the controller\'s clock and the KDC\'s (realm %s) differ by more than Kerberos '
+                       'allows (5 minutes by default); correct the controller\'s time.' % realm)
+        elif what == 'kdc unreachable':
+            message = ('KDC unreachable: no KDC of realm %s answered (the KDCs come from krb5.conf or KRB5_CONFIG); is '
+                       'the domain controller up and its port 88 open?' % realm)
+        elif what == 'realm unknown':
+            message = ('The controller knows no KDC for realm %s: add the realm to krb5.conf [realms] (or point '
+                       'KRB5_CONFIG at a file that has it).' % realm)
+        else:
+            message = 'Kerberos authentication of %s failed: %s.' % (self.user, sentence.rstrip('.'))
+        if what in ('account locked or disabled', 'password expired'):
+            message = 'Kerberos authentication of %s failed: %s (%s).' % (self.user, sentence.rstrip('.'), what)
+        return WinRMError(message, kind)
+
+    def _host_clock_offset(self):
+        """The host's clock against ours from the Date header of an unauthenticated request, or None."""
+        try:
+            answer = requests.post(self.endpoint, data=b'', timeout=min(self.read_timeout, 10),
+                                   verify=(self.ca_trust_path or True) if self.server_cert_validation == 'validate'
+                                   else False)
+            stamp = email.utils.parsedate_to_datetime(answer.headers['Date']).timestamp()
+        except Exception:  # pylint: disable=broad-exception-caught
+            return None
+        return stamp - time.time()
+
+    def _describe_kerberos_refusal(self, doing):
+        service = 'HTTP/%s' % (self.kerberos_hostname_override or self.host)
+        host_offset = self._host_clock_offset() if self.kdc_offset is not None else None
+        if host_offset is not None and abs(host_offset - self.kdc_offset) > KERBEROS_MAX_SKEW:
+            return WinRMError(
+                'Clock skew: %s refused the Kerberos ticket for %s because its clock is %d seconds off the KDC\'s '
+                '(realm %s), beyond Kerberos\' 5 minutes. Correct the host\'s time (w32tm /resync; a VM takes it from '
+                'its ESXi host, so fix the ESXi host\'s NTP first) and run again.'
+                % (self.endpoint, service, round(host_offset - self.kdc_offset), self.user.rpartition('@')[2]),
+                CLOCK_SKEW)
+        return WinRMError(
+            'Authentication failed: %s refused the Kerberos ticket of %s for %s while %s (check that %s is the host\'s '
+            'service principal (setspn -L), that winrm_kerberos_hostname_override names the host when it is reached by '
+            'address, and that the clocks agree).' % (self.endpoint, self.user, service, doing, service), AUTHENTICATION)
 
     def _shell(self):
         if self._shell_id is None:
@@ -268,9 +423,19 @@ class WinRMClient:
             raise self.describe(error, 'starting a command') from None
         self.commands_run += 1
         stdout, stderr = [], []
+        deadline = self.clock() + self.command_timeout
         try:
             while True:
-                out, err, rc, done = protocol.get_command_output_raw(shell_id, command_id)
+                try:
+                    out, err, rc, done = protocol.get_command_output_raw(shell_id, command_id)
+                except winrm_exceptions.WinRMOperationTimeoutError:
+                    # w:TimedOut on a Receive means "no output yet" ([MS-WSMV] 3.1.4.14): ask again, up to the
+                    # task's own timeout.
+                    if self.clock() >= deadline:
+                        raise WinRMError(
+                            'Command timeout: the command on %s was still running after %s seconds (the task\'s '
+                            'timeout); it was stopped.' % (self.endpoint, self.command_timeout), TIMEOUT) from None
+                    continue
                 stdout.append(out)
                 stderr.append(err)
                 if done:
@@ -325,6 +490,31 @@ class WinRMClient:
                 return WinRMError(
                     'Host unreachable: cannot connect to WinRM at %s (is the host up, is WinRM listening on port %s '
                     'with %s, does a firewall block it?).' % (where, self.port, self.scheme.upper()), UNREACHABLE)
+            if isinstance(error, winrm_exceptions.InvalidCredentialsError) and self.transport == 'kerberos':
+                return self._describe_kerberos_refusal(doing)
+            if isinstance(error, requests.exceptions.RequestException) and type(error).__name__ == 'KerberosExchangeError':
+                text = self._scrub(error)
+                if 'Cannot contact any KDC' in text:
+                    return WinRMError('KDC unreachable: no KDC of realm %s answered while asking a ticket for %s (is the '
+                                      'domain controller up and its port 88 open?).'
+                                      % (self.user.rpartition('@')[2], where), UNREACHABLE)
+                if 'Ticket expired' in text:
+                    return WinRMError('Kerberos ticket expired: the ticket of %s in the controller\'s credential cache '
+                                      '(KRB5CCNAME=%s) has run out. Run kinit %s again, or give winrm_password '
+                                      '(ansible_password) so that the task gets a fresh one.'
+                                      % (self.user, os.environ.get('KRB5CCNAME', 'the default'), self.user),
+                                      AUTHENTICATION)
+                if 'not found in Kerberos database' in text:
+                    return WinRMError('Kerberos: the KDC knows no service principal HTTP/%s (register it with setspn, or '
+                                      'set winrm_kerberos_hostname_override to the host\'s name).'
+                                      % (self.kerberos_hostname_override or self.host), CONFIGURATION)
+                reasons = re.findall(r"\('([^']*)', -?\d+\)", text)
+                return WinRMError('Kerberos failed for %s while %s: %s.' % (where, doing, '; '.join(reasons) or text),
+                                  AUTHENTICATION)
+            if isinstance(error, PermissionError) and 'NTLM' in str(error):
+                return WinRMError(
+                    'Authentication failed: %s does not accept NTLM (the host allows Kerberos only): use winrm_transport '
+                    'kerberos with winrm_user as user@REALM.' % where, AUTHENTICATION)
             if isinstance(error, winrm_exceptions.InvalidCredentialsError):
                 return WinRMError(
                     'Authentication failed: %s rejected the credentials of %s with the %s transport (check the user '

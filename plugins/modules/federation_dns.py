@@ -15,11 +15,12 @@ description:
     C(Get-FederatedDomainProof -DomainName <domain>) prints, one per federation certificate) must be
     a TXT record in external DNS on every authoritative nameserver of the domain. Partner
     organisations must be reachable through Autodiscover.
-  - For every domain, finds the zone and its authoritative nameservers by walking from O(resolvers)
-    (following CNAMEs and referrals), asks every nameserver directly (UDP, TCP when the answer is
-    truncated) and compares the expected proofs with the TXT values, after joining each record's
+  - For every domain, finds the zone (from the parent zone's delegation, or by walking from O(resolvers),
+    following CNAMEs and referrals), asks every nameserver of the parent's delegation and of the zone's own NS
+    records directly and compares the expected proofs with the TXT values, after joining each record's
     character-strings. Reports the nameservers that lack a proof, those that serve an older SOA serial,
-    and proofs that are only visible through O(internal_resolvers).
+    lame servers (REFUSED, SERVFAIL or no AA flag), servers that answer only over TCP, differences between the
+    parent's delegation and the zone's NS records, and proofs that are only visible through O(internal_resolvers).
   - For every domain in O(autodiscover_domains), reports which of C(autodiscover.<domain>) (A/AAAA,
     following CNAMEs), the domain itself and the SRV record C(_autodiscover._tcp.<domain>) exist and where they point.
   - With O(autodiscover_https) (the default) it then checks, as a partner's Exchange or Outlook would,
@@ -95,19 +96,33 @@ options:
     default: 0
   query_timeout:
     description:
-      - Seconds to wait for one answer.
+      - Seconds to wait for one answer over UDP, and again over TCP when UDP did not do.
+      - The first UDP wait is shorter, taken from the round trips measured to that server, and doubles with each
+        resend; an answer to an earlier datagram is still taken.
     type: float
     default: 3
   query_retries:
     description:
-      - How many times an unanswered query is repeated.
+      - How many times an unanswered UDP query is sent again before TCP is tried.
+      - A truncated answer, a closed UDP port or bytes that are not DNS go to TCP at once.
     type: int
     default: 2
   max_concurrency:
     description:
-      - How many queries are in flight at the same time.
+      - How many queries are in flight at the same time in all.
+      - Each server also has its own limit that halves when it drops or truncates answers (rate limiting) and grows
+        back as it answers.
     type: int
     default: 64
+  address_families:
+    description:
+      - Which addresses of each nameserver are asked.
+      - V(auto) asks the addresses the controller has a route to (an IPv4-only controller skips IPv6 addresses and says so);
+        V(ipv4) or V(ipv6) only that family; V(all) every address.
+      - A nameserver counts as reachable when any of its asked addresses answers; RV(domains[].addresses) has the result per address.
+    type: str
+    choices: [auto, ipv4, ipv6, all]
+    default: auto
   autodiscover_https:
     description:
       - Check that an Autodiscover endpoint of each domain of O(autodiscover_domains) answers over HTTPS with a valid
@@ -213,7 +228,9 @@ domains:
       description: The TXT values each nameserver returned, character-strings joined.
       type: dict
     serials:
-      description: The SOA serial of the zone on each nameserver.
+      description:
+        - The SOA serial of the zone on each nameserver, read when a proof is missing on some nameserver (it tells a copy
+          that is behind from a record never added); V(null) per nameserver otherwise.
       type: dict
     found_on:
       description: Nameservers that have every proof.
@@ -240,12 +257,41 @@ domains:
     internal_txt:
       description: The TXT values each internal resolver returned.
       type: dict
+    lame:
+      description:
+        - Nameservers listed for the zone that do not serve it (lame delegation), with the reason
+          (they answer REFUSED, SERVFAIL or without the AA flag). Their TXT values are not used.
+      type: dict
+    tcp_only:
+      description: Nameservers whose UDP port is blocked or closed while TCP answers (UDP blocked, TCP answers).
+      type: list
+      elements: str
+    addresses:
+      description:
+        - Per nameserver, one entry per address with C(address), C(status) (V(answered), V(lame), V(error),
+          V(unreachable) or V(not asked)), C(detail), and for answers C(transport) (V(udp), V(tcp (truncated over UDP)),
+          V(tcp (UDP blocked))), C(rcode), C(rtt_ms), C(serial) and C(txt).
+      type: dict
+    delegation:
+      description:
+        - The parent zone's delegation against the zone's own NS records (V(null) for a top-level zone or when the
+          parent could not be read, see RV(domains[].errors)).
+        - C(parent), C(parent_nameservers), C(zone_nameservers), C(not_in_parent) (in the zone's NS records, not
+          delegated), C(not_in_zone) (delegated, not in the zone's NS records), C(glue) and C(glue_mismatch)
+          (name -> C(glue), C(published)).
+      type: dict
     errors:
       description: Problems met while asking (nameservers that did not answer, zones not found).
       type: list
       elements: str
+    warnings:
+      description: What did not fail the domain but deserves a look (an address of a nameserver that did not answer while another did).
+      type: list
+      elements: str
     ok:
-      description: Whether every authoritative nameserver has every proof.
+      description:
+        - Whether every authoritative nameserver has every proof, none is lame or TCP-only and the parent's delegation
+          matches the zone's NS records.
       type: bool
   sample:
     - name: contoso.com
@@ -262,7 +308,15 @@ domains:
       unreachable: []
       internal_only: false
       internal_txt: {}
+      lame: {}
+      tcp_only: []
+      addresses:
+        ns1.contoso.com: [{address: 192.0.2.1, status: answered, transport: udp, rcode: NOERROR, rtt_ms: 12.5}]
+      delegation: {parent: com, parent_nameservers: [ns1.contoso.com, ns2.contoso.com],
+                   zone_nameservers: [ns1.contoso.com, ns2.contoso.com], not_in_parent: [], not_in_zone: [],
+                   glue: {}, glue_mismatch: {}}
       errors: []
+      warnings: []
       ok: false
 autodiscover:
   description: One entry per domain of O(autodiscover_domains).
@@ -366,6 +420,7 @@ def main():
             query_timeout=dict(type='float', default=3),
             query_retries=dict(type='int', default=2),
             max_concurrency=dict(type='int', default=64),
+            address_families=dict(type='str', default='auto', choices=['auto', 'ipv4', 'ipv6', 'all']),
             autodiscover_https=dict(type='bool', default=True),
             autodiscover_ca_path=dict(type='path'),
             autodiscover_timeout=dict(type='float', default=10),
@@ -377,8 +432,9 @@ def main():
     params = module.params
     try:
         domains, autodiscover, resolvers, internal, warnings = validate(params)
-        if params['max_concurrency'] < 1 or params['query_retries'] < 0 or params['query_timeout'] <= 0:
-            raise ValidationError('max_concurrency must be 1 or more, query_retries 0 or more and query_timeout above 0.')
+        if params['max_concurrency'] < 1 or params['query_retries'] < 0 or not 0 < params['query_timeout'] <= 300:
+            raise ValidationError(f'max_concurrency must be 1 or more, query_retries 0 or more and query_timeout a number '
+                                  f'of seconds above 0 and at most 300 (got {params["query_timeout"]}).')
         nameserver_port = params['nameserver_port']
         if nameserver_port is None:
             ports = {port for _ip, port in resolvers}
@@ -398,7 +454,8 @@ def main():
     for warning in warnings:
         module.warn(warning)
     client = DnsClient(resolvers=resolvers, timeout=params['query_timeout'], retries=params['query_retries'],
-                       max_concurrency=params['max_concurrency'], nameserver_port=nameserver_port)
+                       max_concurrency=params['max_concurrency'], nameserver_port=nameserver_port,
+                       address_families=params['address_families'])
     if not client.resolvers:
         module.fail_json(msg='No resolver: give resolvers, or configure the system resolver (/etc/resolv.conf).')
     try:
@@ -407,6 +464,8 @@ def main():
     finally:
         if https_client is not None:
             https_client.close()
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
     for entry in result['domains']:
         if entry['internal_only']:
             module.warn(f'{entry["name"]}: the proof is visible through the internal resolvers but on no external '

@@ -62,6 +62,8 @@ options:
   gpo_name:
     description:
       - The display name of the GPO for O(method=gpo).
+      - Any characters but line breaks and control characters; the name is passed to PowerShell as one
+        single-quoted string (every quote form PowerShell knows doubled), so no name can run code.
     type: str
     default: Default Domain Policy
   reboot:
@@ -76,7 +78,8 @@ options:
     description:
       - Restart the host (and wait for it, as with O(reboot)) even when the value is already set and no
         10009 event appeared since the last boot, for example because an earlier task set it without restarting.
-      - Only with O(state=present) and O(method=registry); implies O(reboot).
+      - Only with O(state=present) and O(method=registry) (with O(state=absent) the task fails and says to use
+        O(reboot)); implies O(reboot).
     type: bool
     default: false
   reboot_timeout:
@@ -218,7 +221,7 @@ boot_time:
   type: str
   sample: '2026-11-24T10:28:33.719117Z'
 os:
-  description: The host's operating system (from C(wmic os)).
+  description: The host's operating system (from C(wmic os), or PowerShell's C(Get-WmiObject) on a host without WMIC).
   returned: with O(method=registry), when it could be read
   type: dict
   contains:
@@ -233,6 +236,10 @@ os:
     affected:
       description: Whether this is Windows Server 2008 R2, where Exchange 2010 SP1 causes the event flood.
       type: bool
+    source:
+      description: How the OS and boot time were read, V(wmic) or V(Get-WmiObject) (Windows Server 2025 ships without WMIC).
+      type: str
+      sample: wmic
 dcom_10009:
   description: The DistributedCOM 10009 events of the System log (after the restart when there was one).
   returned: with O(method=registry) and O(check_events=true), when wevtutil could be read

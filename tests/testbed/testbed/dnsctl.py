@@ -49,9 +49,21 @@ ADDRESSES = {
     'ns2': '127.0.0.4',
     'resolver': '127.0.0.5',
     'internal': '127.0.0.6',
+    'ns3': '127.0.0.7',
+    'nstcp': '127.0.0.8',
+    'nslossy': '127.0.0.9',
 }
-NSD_SERVERS = ('parent', 'ns1', 'ns2')
+NSD_SERVERS = ('parent', 'ns1', 'ns2', 'ns3')
 UNBOUND_SERVERS = ('resolver', 'internal')
+# Paths in user space in front of a real server: (backend server, what the path does).
+PROXIES = {
+    'nstcp': ('ns1', {'no_udp': True}),
+    'nslossy': ('ns1', {'loss': 0.15}),
+}
+# With the ``loss`` option ns2 sits behind a lossy path: NSD moves to this address and the
+# path listens on ns2's own.
+NS2_BEHIND_PATH = '127.0.1.4'
+PROXY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dnsproxy.py')
 TXT_CHUNK = 255
 
 
@@ -132,22 +144,26 @@ def bench_domain_names(tld, count):
     return ['fed%04d.%s' % (index, tld) for index in range(1, count + 1)]
 
 
-def build_model(description, port=5353, bench_domains=0):
+def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
     """Everything the servers serve: ``{'servers': {name: {'zones': {zone: {...}}}}, ...}``."""
     tld = description['tld']
     base_serial = int(description['serial'])
-    ns_names = ['ns1.%s.' % tld, 'ns2.%s.' % tld]
     domains = copy.deepcopy(description['zones'])
     for name in bench_domain_names(tld, bench_domains):
         domains[name] = {'records': [['@', 'TXT', 'proof:%s:0' % name]]}
     servers = {name: {'zones': {}} for name in NSD_SERVERS}
     parent_records = [['ns1', 'A', ADDRESSES['ns1']], ['ns2', 'A', ADDRESSES['ns2']]]
+    for host, addresses in sorted((description.get('nameserver_addresses') or {}).items()):
+        parent_records.extend([host, 'AAAA' if ':' in address else 'A', address] for address in addresses)
     internal_data = []
     for zone, spec in domains.items():
         if not zone.endswith('.' + tld):
             raise DnsTestbedError('zone %s is not under the test domain %s.' % (zone, tld))
         label = zone[:-len(tld) - 1]
-        parent_records.extend([label, 'NS', ns] for ns in ns_names)
+        # the zone's own NS records, and the parent's delegation (the same unless a case differs)
+        ns_names = ['%s.%s.' % (host, tld) for host in spec.get('nameservers', ['ns1', 'ns2'])]
+        delegated = ['%s.%s.' % (host, tld) for host in spec.get('delegation', spec.get('nameservers', ['ns1', 'ns2']))]
+        parent_records.extend([label, 'NS', ns] for ns in delegated)
         records = [[owner, rtype, expand(str(rdata))] for owner, rtype, rdata in spec.get('records', [])]
         current = {'serial': base_serial + 1, 'ns': ns_names, 'records': records}
         servers['ns1']['zones'][zone] = current
@@ -177,6 +193,8 @@ def build_model(description, port=5353, bench_domains=0):
         'tld': tld,
         'ttl': int(description.get('ttl', 30)),
         'port': port,
+        'loss': float(loss),
+        'rrl': bool(rrl),
         'domains': sorted(domains),
         'bench_domains': bench_domain_names(tld, bench_domains),
         'servers': servers,
@@ -243,11 +261,38 @@ def remove_txt(model, server, name, value=None):
 
 # ---------------------------------------------------------------- configuration files
 
-def nsd_config(server, work_dir, port):
+def servers_of(model):
+    """Every process of the testbed, by label (``ns2path`` only with the ``loss`` option)."""
+    return list(ADDRESSES) + (['ns2path'] if model.get('loss') else [])
+
+
+def bind_address(server, model):
+    if server == 'ns2' and model.get('loss'):
+        return NS2_BEHIND_PATH
+    return ADDRESSES[server]
+
+
+def proxy_argv(server, model):
+    if server == 'ns2path':
+        backend, behaviour = NS2_BEHIND_PATH, {'loss': model['loss']}
+        listen = ADDRESSES['ns2']
+    else:
+        backend_server, behaviour = PROXIES[server]
+        backend, listen = bind_address(backend_server, model), ADDRESSES[server]
+    argv = [sys.executable, PROXY_SCRIPT, '--listen', listen, '--port', str(model['port']),
+            '--backend', backend, '--backend-port', str(model['port'])]
+    if behaviour.get('no_udp'):
+        argv.append('--no-udp')
+    if behaviour.get('loss'):
+        argv.extend(['--loss', str(behaviour['loss'])])
+    return argv
+
+
+def nsd_config(server, work_dir, port, model=None):
     base = os.path.join(work_dir, server)
     lines = [
         'server:',
-        '  ip-address: %s' % ADDRESSES[server],
+        '  ip-address: %s' % bind_address(server, model or {}),
         '  port: %d' % port,
         '  username: ""',
         '  chroot: ""',
@@ -260,6 +305,11 @@ def nsd_config(server, work_dir, port):
         '  server-count: 1',
         '  verbosity: 1',
         '  hide-version: yes',
+    ]
+    if model is not None and not model.get('rrl', True):
+        # response-rate limiting is on by default (real servers limit too); off for a clean path
+        lines.append('  rrl-ratelimit: 0')
+    lines += [
         'remote-control:',
         '  control-enable: no',
     ]
@@ -291,6 +341,8 @@ def unbound_config(server, work_dir, model):
         '  num-threads: 1',
         '  so-reuseport: no',
         '  outgoing-range: 256',
+        # clients fall back to TCP under rate limiting and loss; Unbound's default is 10 per thread
+        '  incoming-num-tcp: 256',
         '  do-ip6: no',
         '  access-control: 127.0.0.0/8 allow',
         '  do-not-query-localhost: no',
@@ -349,6 +401,8 @@ def write_atomic(path, text):
 def write_server(model, server, work_dir):
     """Write one server's configuration (and zone files); return its command line."""
     base = os.path.join(work_dir, server)
+    if server in PROXIES or server == 'ns2path':
+        return proxy_argv(server, model)
     if server in NSD_SERVERS:
         zones_dir = os.path.join(base, 'zones')
         os.makedirs(zones_dir, exist_ok=True)
@@ -356,7 +410,7 @@ def write_server(model, server, work_dir):
         zones = model['servers'][server]['zones']
         for zone, data in zones.items():
             write_atomic(os.path.join(zones_dir, zone + '.zone'), render_zone(zone, data, model['ttl']))
-        config = nsd_config(server, work_dir, model['port']) + nsd_zone_list(zones)
+        config = nsd_config(server, work_dir, model['port'], model) + nsd_zone_list(zones)
         write_atomic(os.path.join(base, 'nsd.conf'), config)
         return ['/usr/sbin/nsd', '-d', '-c', os.path.join(base, 'nsd.conf')]
     os.makedirs(base, exist_ok=True)
@@ -416,9 +470,14 @@ def soa_serial(server, port, zone, timeout=1.0):
 
 
 def answers(server, port, timeout=1.0):
-    """True when ``server`` answers a query at all (any rcode)."""
+    """True when ``server`` answers a query at all (any rcode; over TCP for a TCP-only path)."""
     try:
-        query(ADDRESSES[server], port, 'fleetfix.test.', 'SOA', timeout=timeout)
+        if server in PROXIES and PROXIES[server][1].get('no_udp'):
+            import dns.message  # pylint: disable=import-outside-toplevel
+            import dns.query  # pylint: disable=import-outside-toplevel
+            dns.query.tcp(dns.message.make_query('fleetfix.test.', 'SOA'), ADDRESSES[server], port=port, timeout=timeout)
+        else:
+            query(ADDRESSES.get(server, ADDRESSES['ns2']), port, 'fleetfix.test.', 'SOA', timeout=timeout)
         return True
     except Exception:  # pylint: disable=broad-except
         return False
@@ -551,14 +610,15 @@ def reset(state):
     """Put every record back as zones.yml describes it: restart each server on fresh files."""
     record = load_record(state)
     options = record.get('options', {})
-    for server in ADDRESSES:
-        stop(state, server)
     work_dir = os.path.join(state, 'dns')
     model = build_model(load_description(), port=options.get('port', 5353),
-                        bench_domains=options.get('bench_domains', 0))
+                        bench_domains=options.get('bench_domains', 0), loss=options.get('loss', 0.0),
+                        rrl=options.get('rrl', 'on') != 'off')
+    for server in servers_of(model):
+        stop(state, server)
     save_model(model, work_dir)
     left_down = [item.strip() for item in str(options.get('stopped') or '').split(',') if item.strip()]
-    for server in ADDRESSES:
+    for server in servers_of(model):
         write_server(model, server, work_dir)
         if server not in left_down:
             start(state, server)

@@ -11,7 +11,7 @@ import sys
 import threading
 
 from winrm_peer.certs import ensure_certificates
-from winrm_peer.model import Fleet, host_name
+from winrm_peer.model import FIELD_HOSTS, Fleet, host_name
 from winrm_peer.server import Peer, start_control
 
 
@@ -41,6 +41,8 @@ def main(argv=None):
     for index in range(1, args.hosts + 1):
         ports[host_name(index)] = (args.https_base_port + index - 1, args.http_base_port + index - 1)
     ports['dc01'] = (args.https_base_port + args.hosts, args.http_base_port + args.hosts)
+    for offset, name in enumerate(FIELD_HOSTS, start=1):
+        ports[name] = (args.https_base_port + args.hosts + offset, args.http_base_port + args.hosts + offset)
     peer = Peer(fleet, ports, args.user, password, args.state, verbose=args.verbose)
     peer.start()
     start_control(peer, args.control_port)

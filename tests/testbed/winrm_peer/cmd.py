@@ -20,6 +20,9 @@ class Env:
     """What one command line runs with: the host, the fleet, the user, ERRORLEVEL."""
 
     def __init__(self, host, fleet, user, errorlevel=0, delayed=False):
+        # Whether stdin is redirected (``< NUL``) for the command running now: over WinRM a tool that reads
+        # its console input (wmic) otherwise waits for input that never comes.
+        self.stdin_redirected = False
         self.host = host
         self.fleet = fleet
         self.user = user
@@ -118,14 +121,15 @@ def tokenize(line):
     return [token for token in tokens if token[0] == 'op' or token[1].strip()]
 
 
-REDIRECT = re.compile(r'(?:(?<=\s)|^)([12]?)(>>?)\s*(&[12]|"[^"]*"|[^\s"]+)')
+REDIRECT = re.compile(r'(?:(?<=\s)|^)([012]?)(>>?|<)\s*(&[12]|"[^"]*"|[^\s"]+)')
 
 
 def split_redirects(text):
     redirects = []
 
     def grab(match):
-        redirects.append((match.group(1) or '1', match.group(3)))
+        stream = '0' if match.group(2) == '<' else (match.group(1) or '1')
+        redirects.append((stream, match.group(3)))
         return ''
     # quoted parts never hold redirections
     parts = re.split(r'("[^"]*"?)', text)
@@ -209,11 +213,24 @@ def run_sequence(items, env):
             continue
         if operator == '||' and last is not None and last.code == 0:
             continue
-        if isinstance(node, Group):
-            result = run_sequence(node.sequence, env)
-        else:
-            result = run_simple(node.text, env)
+        outer_stdin = env.stdin_redirected
+        env.stdin_redirected = outer_stdin or any(stream == '0' for stream, _target in node.redirects)
+        try:
+            if isinstance(node, Group):
+                result = run_sequence(node.sequence, env)
+            else:
+                result = run_simple(node.text, env)
+        finally:
+            env.stdin_redirected = outer_stdin
+        hangs = result.hangs
         result = apply_redirects(result, node.redirects)
+        if hangs:
+            # The tool waits for console input: nothing after it runs, the command never ends.
+            out.append(result.stdout)
+            err.append(result.stderr)
+            hung = Result(''.join(out), ''.join(err), 259)
+            hung.hangs = True
+            return hung
         out.append(result.stdout)
         err.append(result.stderr)
         last = result
@@ -223,6 +240,8 @@ def run_sequence(items, env):
 
 def apply_redirects(result, redirects):
     for stream, target in redirects:
+        if stream == '0':
+            continue
         if target == '&1' and stream == '2':
             result = Result(result.stdout + result.stderr, '', result.code)
         elif target == '&2' and stream == '1':
@@ -281,9 +300,13 @@ def run_simple(text, env):
                 program = program[:-len(suffix)]
         program = re.sub(r'^.*[\\/]', '', program)
         handler = COMMANDS.get(program)
+        if program == 'wmic' and not getattr(env.host, 'wmic', True):
+            handler = None  # Windows Server 2025 ships without WMIC
         if handler is None:
             name = args[0]
-            result = Result('', NOT_RECOGNIZED % name, 9009)
+            messages = tools.MESSAGES.get(getattr(env.host, 'language', 'en-US'), {})
+            template = messages.get("'%s' is not recognized", NOT_RECOGNIZED)
+            result = Result('', template % name, 9009)
         else:
             result = handler(args[1:], env, stripped)
     env.errorlevel = result.code
@@ -335,6 +358,17 @@ def run_exit(args, env, raw):
             except ValueError:
                 code = 0
     return Result('', '', code)
+
+
+def visible_text(line):
+    """The command line with any ``-EncodedCommand`` script decoded (what a slow_match fault is matched against)."""
+    match = re.search(r'-(?:encodedcommand|enc|ec|e)\s+([A-Za-z0-9+/=]+)', line, re.I)
+    if not match:
+        return line
+    try:
+        return line + '\n' + base64.b64decode(match.group(1)).decode('utf-16-le')
+    except ValueError:
+        return line
 
 
 def run_powershell(args, env, raw):

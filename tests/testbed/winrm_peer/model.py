@@ -12,8 +12,20 @@ OS_2008R2 = {'caption': 'Microsoft Windows Server 2008 R2 Enterprise ', 'version
              'build': '7601', 'service_pack': 'Service Pack 1'}
 OS_2012R2 = {'caption': 'Microsoft Windows Server 2012 R2 Standard', 'version': '6.3.9600',
              'build': '9600', 'service_pack': ''}
+OS_2025 = {'caption': 'Microsoft Windows Server 2025 Standard', 'version': '10.0.26100',
+           'build': '26100', 'service_pack': ''}
 DEFAULT_FAULTS = {'wrong_password': False, 'access_denied': False, 'never_returns': False,
-                  'slow_seconds': 0, 'down': False, 'shell_access_denied': False, 'keeps_logging': False}
+                  'slow_seconds': 0, 'slow_match': '', 'down': False, 'shell_access_denied': False,
+                  'keeps_logging': False}
+# Hosts of a real estate beside ex01..exNN (group field_servers): localized Windows, a host that
+# accepts Kerberos only (NTLM restricted by policy), and Windows Server 2025, which ships without WMIC.
+FIELD_HOSTS = {
+    'exde01': {'language': 'de-DE'},
+    'exfr01': {'language': 'fr-FR'},
+    'exkrb01': {'auth': 'kerberos'},
+    'exnowmic01': {'os': OS_2025, 'wmic': False},
+}
+LANGUAGES = ('en-US', 'de-DE', 'fr-FR')
 # Keys every host has, so that `reg query` of a parent key answers like Windows does.
 BASE_KEYS = (
     r'HKEY_LOCAL_MACHINE\Software',
@@ -51,8 +63,14 @@ class Event:
 class Host:
     """One simulated Windows host. Every public method takes the lock; callers never do."""
 
-    def __init__(self, name, domain, os_info, event_interval, restart_seconds, peer_name='dc01'):
+    def __init__(self, name, domain, os_info, event_interval, restart_seconds, peer_name='dc01',
+                 language='en-US', auth='negotiate', wmic=True):
         self.name = name
+        # The display language: reg.exe, shutdown.exe, wevtutil and cmd.exe print their messages in it.
+        self.language = language
+        # 'negotiate' (NTLM or Kerberos, Basic too) or 'kerberos' (NTLM and Basic refused).
+        self.auth = auth
+        self.wmic = wmic
         self.domain = domain
         self.fqdn = '%s.%s.local' % (name, domain.lower())
         self.os = dict(os_info)
@@ -260,6 +278,9 @@ class Host:
                 'events_since_boot': len(since_boot),
                 'newest_event': since_boot[-1].created.isoformat() if since_boot else None,
                 'os': {'caption': self.os['caption'], 'version': self.os['version']},
+                'language': self.language,
+                'auth': self.auth,
+                'wmic': self.wmic,
                 'faults': dict(self.faults),
                 'requests': self.requests,
                 'shells': len(self.shells),
@@ -317,6 +338,10 @@ class Fleet:
             name = host_name(index)
             os_info = OS_2012R2 if name in modern else OS_2008R2
             self.hosts[name] = Host(name, domain, os_info, event_interval, restart_seconds)
+        for name, spec in FIELD_HOSTS.items():
+            self.hosts[name] = Host(name, domain, spec.get('os', OS_2008R2), event_interval, restart_seconds,
+                                    language=spec.get('language', 'en-US'), auth=spec.get('auth', 'negotiate'),
+                                    wmic=spec.get('wmic', True))
         self.dc = Host('dc01', domain, OS_2008R2, 0, restart_seconds)
         self.dc.is_dc = True
         self.hosts['dc01'] = self.dc

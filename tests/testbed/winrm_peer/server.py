@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 import spnego
 import spnego.exceptions
 
-from winrm_peer.cmd import Env, run_line
+from winrm_peer.cmd import Env, run_line, visible_text
 from winrm_peer.model import utcnow
 
 NS = {
@@ -56,6 +56,7 @@ OEM_CODE_PAGE = 'cp437'
 # pyspnego reads NTLM_USER_FILE from the environment at the final NTLM step; hosts whose
 # password changed have their own file, so that step runs under this lock.
 NTLM_ENV_LOCK = threading.Lock()
+SPNEGO_OID = bytes.fromhex('06062b0601050502')  # 1.3.6.1.5.5.2, DER
 
 
 class WsmanFault(Exception):
@@ -74,8 +75,20 @@ def header(action, relates_to, extra=''):
         action, str(uuid.uuid4()).upper(), ANONYMOUS, relates_to, extra)
 
 
+# The namespaces a fault envelope declares, as Windows Server 2022 sends it
+# (../shared/recordings/winrm/wsman_timed_out_fault.json).
+FAULT_ENVELOPE_OPEN = (
+    '<s:Envelope xml:lang="en-US" xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer" '
+    'xmlns:e="http://schemas.xmlsoap.org/ws/2004/08/eventing" '
+    'xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" '
+    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
+    'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd">')
+
+
 def fault_envelope(fault, relates_to, machine):
-    return (ENVELOPE_OPEN + header('http://schemas.dmtf.org/wbem/wsman/1/wsman/fault', relates_to)
+    return (FAULT_ENVELOPE_OPEN + header('http://schemas.dmtf.org/wbem/wsman/1/wsman/fault', relates_to)
             + '<s:Body><s:Fault><s:Code><s:Value>s:%s</s:Value><s:Subcode><s:Value>w:%s</s:Value></s:Subcode>'
               '</s:Code><s:Reason><s:Text xml:lang="en-US">%s</s:Text></s:Reason><s:Detail>'
               '<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="%d" '
@@ -190,9 +203,13 @@ class WsmanService:
         env = Env(self.host, self.peer.fleet, self.peer.user_display)
         result = run_line(line, env)
         slow = float(self.host.faults.get('slow_seconds') or 0)
+        match = (self.host.faults.get('slow_match') or '').lower()
+        if match and match not in visible_text(line).lower():
+            slow = 0.0
+        done_at = float('inf') if result.hangs else time.monotonic() + slow
         command_id = str(uuid.uuid4()).upper()
         with self.host.lock:
-            shell.commands[command_id] = Command(command_id, result, time.monotonic() + slow)
+            shell.commands[command_id] = Command(command_id, result, done_at)
         self.peer.log('%s: %s -> %d' % (self.host.name, line[:200], result.code))
         return (ENVELOPE_OPEN + header('http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse',
                                        message_id)
@@ -210,6 +227,7 @@ class WsmanService:
                              'specified an invalid command identifier. Check the command identifier and try again.')
         remaining = command.done_at - time.monotonic()
         if remaining > 0:
+            # Windows holds the Receive until output comes or OperationTimeout passes, then faults w:TimedOut.
             time.sleep(min(remaining, timeout))
             if command.done_at - time.monotonic() > 0:
                 raise WsmanFault('Receiver', 'TimedOut', 2150858793, TIMEOUT_MESSAGE)
@@ -256,6 +274,7 @@ class WinrmHandler(http.server.BaseHTTPRequestHandler):
         self.ntlm = None
         self.ntlm_scheme = None
         self.authenticated_user = None
+        self.reply_headers = []
         super().__init__(request, client_address, listener)
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
@@ -311,8 +330,8 @@ class WinrmHandler(http.server.BaseHTTPRequestHandler):
             if self.authenticated_user is None:
                 self.challenge()
                 return
-        elif scheme_lower in ('ntlm', 'negotiate'):
-            done = self.ntlm_step(scheme, token.strip())
+        elif scheme_lower in ('ntlm', 'negotiate', 'kerberos'):
+            done = self.auth_step(scheme, token.strip())
             if not done:
                 return
         elif self.authenticated_user is None:
@@ -334,7 +353,8 @@ class WinrmHandler(http.server.BaseHTTPRequestHandler):
                 return
         if not body:
             # pywinrm's setup_encryption: an empty, authenticated POST.
-            self.send_plain(200, b'')
+            extra, self.reply_headers = self.reply_headers, []
+            self.send_plain(200, b'', extra)
             return
         endpoint = '%s://127.0.0.1:%d/wsman' % (self.listener.scheme, self.listener.port)
         service = WsmanService(self.peer, self.host)
@@ -344,28 +364,73 @@ class WinrmHandler(http.server.BaseHTTPRequestHandler):
             status, answer = fault.status, fault_envelope(fault, getattr(service, 'relates_to', ''),
                                                           self.host.fqdn)
         data = answer.encode('utf-8')
+        extra, self.reply_headers = self.reply_headers, []
         if encrypted:
             self.send_plain(status, self.encrypt(data), [(
-                'Content-Type', 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % ENCRYPTED_PROTOCOL)])
+                'Content-Type', 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % ENCRYPTED_PROTOCOL)] + extra)
         else:
-            self.send_plain(status, data, [('Content-Type', 'application/soap+xml;charset=UTF-8')])
+            self.send_plain(status, data, [('Content-Type', 'application/soap+xml;charset=UTF-8')] + extra)
 
     def check_basic(self, token):
         try:
             user, _sep, password = base64.b64decode(token).decode('utf-8').partition(':')
         except ValueError:
             return None
+        if self.host.auth == 'kerberos':
+            return None  # Basic is off where only Kerberos is allowed.
         if self.peer.user_matches(user) and password == self.peer.password_for(self.host):
             return user
         return None
 
-    def ntlm_step(self, scheme, token):
-        """One NTLM leg; True when the request is authenticated and should be served."""
+    def auth_step(self, scheme, token):
+        """One leg of NTLM or Kerberos (Negotiate); True when the request is authenticated and should be served."""
         try:
             data = base64.b64decode(token)
         except ValueError:
             self.challenge()
             return False
+        if data[:8] == b'NTLMSSP\0':
+            if self.host.auth == 'kerberos':
+                # "Restrict NTLM: incoming NTLM traffic: deny all": NTLM is refused, Kerberos is offered.
+                self.peer.log('%s: NTLM refused (Kerberos only)' % self.host.name)
+                self.ntlm = None
+                self.authenticated_user = None
+                self.send_plain(401, b'', [('WWW-Authenticate', 'Negotiate'), ('WWW-Authenticate', 'Kerberos')])
+                return False
+            return self.ntlm_step(scheme, data)
+        return self.kerberos_step(data)
+
+    def kerberos_step(self, data):
+        """A Kerberos AP-REQ (raw or inside SPNEGO), accepted with the host's HTTP/<fqdn> key from the keytab."""
+        if not self.peer.kerberos:
+            self.ntlm = None
+            self.challenge()
+            return False
+        try:
+            # pykerberos sends a bare Kerberos GSS token, SSPI/pyspnego clients SPNEGO around it.
+            protocol = 'negotiate' if SPNEGO_OID in data[:24] else 'kerberos'
+            context = spnego.server(hostname=self.host.fqdn, service='HTTP', protocol=protocol)
+            answer = context.step(data)
+            principal = context.client_principal or ''
+            if not context.complete or not self.peer.user_matches(principal):
+                raise spnego.exceptions.SpnegoError(message='unknown user %r' % principal)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            # A ticket this host cannot accept (clock skew, another SPN, a bad token): 401 as HTTP.sys sends it;
+            # pyspnego raises SpnegoError, or AttributeError when the GSS accept failed at its first step.
+            self.peer.log('%s: Kerberos refused: %s' % (self.host.name, error))
+            self.ntlm = None
+            self.authenticated_user = None
+            self.challenge()
+            return False
+        self.ntlm = context
+        self.ntlm_scheme = 'Negotiate'
+        self.authenticated_user = principal
+        # The AP-REP (mutual authentication) rides on the response that serves the request.
+        self.reply_headers = [('WWW-Authenticate', 'Negotiate %s' % base64.b64encode(answer).decode())] if answer else []
+        return True
+
+    def ntlm_step(self, scheme, data):
+        """One NTLM leg; True when the request is authenticated and should be served."""
         # message type is at offset 8 of an NTLM message
         message_type = struct.unpack('<I', data[8:12])[0] if len(data) >= 12 and data[:8] == b'NTLMSSP\0' else 0
         try:
@@ -465,8 +530,10 @@ class Listener:
 class Peer:
     """Every host's listeners, one accept loop, the statistics and the control API."""
 
-    def __init__(self, fleet, ports, user, password, state_dir, verbose=False):
+    def __init__(self, fleet, ports, user, password, state_dir, verbose=False, kerberos=None):
         self.fleet = fleet
+        # Kerberos is accepted when the hosts' service keys are there (KRB5_KTNAME, written by the launcher).
+        self.kerberos = bool(os.environ.get('KRB5_KTNAME')) if kerberos is None else kerberos
         self.ports = ports  # name -> (https_port, http_port)
         self.domain = fleet.domain
         self.user = user

@@ -13,6 +13,8 @@ from winrm_peer.model import iso, utcnow
 
 
 class Result:
+    hangs = False  # True: the command waits for console input and never ends
+
     def __init__(self, stdout='', stderr='', code=0):
         self.stdout = stdout
         self.stderr = stderr
@@ -33,6 +35,64 @@ ROOTS = {
 REG_OK = 'The operation completed successfully.\r\n\r\n'
 REG_NOT_FOUND = 'ERROR: The system was unable to find the specified registry key or value.\r\n'
 REG_ACCESS_DENIED = 'ERROR: Access is denied.\r\n'
+# What localized Windows prints instead (reg.exe, shutdown.exe, wevtutil, cmd.exe take their messages from the
+# system's MUI resources; exit codes, value lines, key paths, wmic property names and event XML stay as they are).
+MESSAGES = {
+    'de-DE': {
+        REG_OK: 'Der Vorgang wurde erfolgreich beendet.\r\n\r\n',
+        REG_NOT_FOUND: 'FEHLER: Der angegebene Registrierungsschl\u00fcssel bzw. Wert wurde nicht gefunden.\r\n',
+        REG_ACCESS_DENIED: 'FEHLER: Zugriff verweigert\r\n',
+        'ERROR: Invalid syntax.': 'FEHLER: Ung\u00fcltige Syntax.',
+        'A system shutdown has already been scheduled.(1190)\r\n':
+            'Das Herunterfahren des Systems wurde bereits geplant.(1190)\r\n',
+        'Unable to abort the system shutdown because no shutdown was in progress.(1116)\r\n':
+            'Das Herunterfahren des Systems konnte nicht abgebrochen werden, da kein Herunterfahren durchgef\u00fchrt '
+            'wurde.(1116)\r\n',
+        'The parameter is incorrect.(87)\r\n': 'Falscher Parameter.(87)\r\n',
+        'The parameter is incorrect.\r\n': 'Falscher Parameter.\r\n',
+        'Failed to read events. The specified query is invalid.\r\n':
+            'Fehler beim Lesen von Ereignissen. Die angegebene Abfrage ist ung\u00fcltig.\r\n',
+        "'%s' is not recognized": 'Der Befehl "%s" ist entweder falsch geschrieben oder\r\nkonnte nicht gefunden '
+                                  'werden.\r\n',
+    },
+    'fr-FR': {
+        REG_OK: "L\u2019op\u00e9ration a r\u00e9ussi.\r\n\r\n",
+        REG_NOT_FOUND: "ERREUR\u00a0: le syst\u00e8me n'a pas trouv\u00e9 la cl\u00e9 ou la valeur de Registre "
+                       "sp\u00e9cifi\u00e9e.\r\n",
+        REG_ACCESS_DENIED: 'ERREUR\u00a0: Acc\u00e8s refus\u00e9.\r\n',
+        'ERROR: Invalid syntax.': 'ERREUR\u00a0: syntaxe non valide.',
+        'A system shutdown has already been scheduled.(1190)\r\n':
+            "Un arr\u00eat du syst\u00e8me a d\u00e9j\u00e0 \u00e9t\u00e9 planifi\u00e9.(1190)\r\n",
+        'Unable to abort the system shutdown because no shutdown was in progress.(1116)\r\n':
+            "Impossible d'annuler l'arr\u00eat du syst\u00e8me car aucun arr\u00eat n'\u00e9tait en "
+            "cours.(1116)\r\n",
+        'The parameter is incorrect.(87)\r\n': 'Param\u00e8tre incorrect.(87)\r\n',
+        'The parameter is incorrect.\r\n': 'Param\u00e8tre incorrect.\r\n',
+        'Failed to read events. The specified query is invalid.\r\n':
+            "Impossible de lire les \u00e9v\u00e9nements. La requ\u00eate sp\u00e9cifi\u00e9e n'est pas "
+            "valide.\r\n",
+        "'%s' is not recognized": "'%s' n'est pas reconnu en tant que commande interne\r\nou externe, un programme "
+                                  "ex\u00e9cutable ou un fichier de commandes.\r\n",
+    },
+}
+
+
+def localized(text, env):
+    """``text`` as the host's language prints it (English when the table has no translation)."""
+    table = MESSAGES.get(getattr(env.host, 'language', 'en-US'), {})
+    if text in table:
+        return table[text]
+    for english, translation in table.items():
+        if english.startswith('ERROR: ') and text.startswith(english):
+            return translation + text[len(english):]
+    return text
+
+
+def localize_result(result, env):
+    return Result(localized(result.stdout, env) if result.stdout else '',
+                  localized(result.stderr, env) if result.stderr else '', result.code)
+
+
 REG_TYPES = ('REG_SZ', 'REG_DWORD', 'REG_QWORD', 'REG_EXPAND_SZ', 'REG_MULTI_SZ', 'REG_BINARY', 'REG_NONE')
 
 
@@ -81,6 +141,10 @@ def value_line(name, value_type, data):
 
 
 def reg(args, env, raw):
+    return localize_result(reg_english(args, env), env)
+
+
+def reg_english(args, env):
     if not args:
         return Result('', 'ERROR: Invalid syntax.\r\nType "REG /?" for usage.\r\n', 1)
     operation = args[0].lower()
@@ -193,6 +257,17 @@ WMIC_OS = {
 
 
 def wmic(args, env, raw):
+    if not env.stdin_redirected:
+        # Over a remote shell wmic reads its console input after printing and never returns
+        # (its stdin is the WinRM shell's open input stream); `< NUL` ends that.
+        result = wmic_answer(args, env)
+        hung = Result(result.stdout, result.stderr, 259)
+        hung.hangs = True
+        return hung
+    return wmic_answer(args, env)
+
+
+def wmic_answer(args, env):
     # wmic writes \r\r\n line ends (its own \r before the console's \r\n) in every format.
     words = list(args)
     lowered = [word.lower() for word in words]
@@ -234,6 +309,10 @@ def wmic(args, env, raw):
 
 # -- shutdown.exe -------------------------------------------------------------------------
 def shutdown(args, env, raw):
+    return localize_result(shutdown_english(args, env), env)
+
+
+def shutdown_english(args, env):
     lowered = [arg.lower() for arg in args]
     host = env.host
     if '/a' in lowered:
@@ -433,6 +512,10 @@ def event_text(index, event):
 
 
 def wevtutil(args, env, raw):
+    return localize_result(wevtutil_english(args, env), env)
+
+
+def wevtutil_english(args, env):
     if len(args) < 2 or args[0].lower() not in ('qe', 'query-events'):
         return Result('', 'The emulated wevtutil supports qe only.\r\n', 87)
     if args[1].lower() != 'system':
@@ -474,6 +557,10 @@ def wevtutil(args, env, raw):
 
 
 # -- powershell.exe: the GroupPolicy subset -----------------------------------------------
+def decode_clixml_lines(text):
+    return re.sub(r'_x000D__x000A_', '', ' '.join(re.findall(r'<S S="Error">(.*?)</S>', text, re.S)))
+
+
 def clixml_error(lines):
     """stderr of powershell.exe over WinRM: '#< CLIXML' and one <S S="Error"> per line."""
     escape = xml.sax.saxutils.escape
@@ -493,36 +580,83 @@ class PsError(Exception):
                       ' ']
 
 
-def ps_split_statements(script):
-    statements = []
-    current = ''
-    quote = None
-    for char in script:
-        if quote:
-            current += char
-            if char == quote:
-                quote = None
-        elif char in '\'"':
-            quote = char
-            current += char
-        elif char in ';\n':
-            statements.append(current.strip())
+# PowerShell's tokenizer takes all of these as quotes (CharExtensions.IsSingleQuote / IsDoubleQuote), not only
+# the ASCII ones: a single-quoted string ends at any single quote not doubled.
+PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+PS_DOUBLE_QUOTES = '"\u201c\u201d\u201e'
+
+
+def ps_scan(text):
+    """``[(kind, raw, value)]``: kind 'single'/'double' for string literals (value unquoted), 'char' otherwise."""
+    items = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in PS_SINGLE_QUOTES:
+            value, raw, index = '', char, index + 1
+            while index < len(text):
+                if text[index] in PS_SINGLE_QUOTES:
+                    if index + 1 < len(text) and text[index + 1] in PS_SINGLE_QUOTES:
+                        value += text[index + 1]
+                        raw += text[index:index + 2]
+                        index += 2
+                        continue
+                    raw += text[index]
+                    index += 1
+                    break
+                value += text[index]
+                raw += text[index]
+                index += 1
+            items.append(('single', raw, value))
+        elif char in PS_DOUBLE_QUOTES:
+            value, raw, index = '', char, index + 1
+            while index < len(text):
+                if text[index] == '`' and index + 1 < len(text):
+                    value += text[index + 1]
+                    raw += text[index:index + 2]
+                    index += 2
+                    continue
+                raw += text[index]
+                index += 1
+                if raw[-1] in PS_DOUBLE_QUOTES:
+                    break
+                value += raw[-1]
+            items.append(('double', raw, value))
+        else:
+            items.append(('char', char, char))
+            index += 1
+    return items
+
+
+def ps_split(text, separators):
+    """``text`` cut at the unquoted ``separators`` (statements at ; and newlines, pipeline elements at |)."""
+    parts, current = [], ''
+    for kind, raw, _value in ps_scan(text):
+        if kind == 'char' and raw in separators:
+            parts.append(current.strip())
             current = ''
         else:
-            current += char
-    statements.append(current.strip())
-    return [statement for statement in statements if statement and not statement.startswith('#')]
+            current += raw
+    parts.append(current.strip())
+    return parts
+
+
+def ps_split_statements(script):
+    return [statement for statement in ps_split(script, ';\n') if statement and not statement.startswith('#')]
 
 
 def ps_words(statement):
-    words = []
-    for match in re.finditer(r"'((?:[^']|'')*)'|\"([^\"]*)\"|(\S+)", statement):
-        if match.group(1) is not None:
-            words.append(match.group(1).replace("''", "'"))
-        elif match.group(2) is not None:
-            words.append(match.group(2))
+    words, current, started = [], '', False
+    for kind, raw, value in ps_scan(statement):
+        if kind == 'char' and raw.isspace():
+            if started:
+                words.append(current)
+            current, started = '', False
         else:
-            words.append(match.group(3))
+            current += value if kind != 'char' else raw
+            started = True
+    if started:
+        words.append(current)
     return words
 
 
@@ -571,6 +705,21 @@ def gpo_rows(gpo):
             ('WmiFilter', '')]
 
 
+# Get-WmiObject (PowerShell 2.0; WMI itself stays when wmic.exe is removed) for the OS class, as a list.
+WMI_QUERY = re.compile(r'^(?:Get-WmiObject|gwmi)\s+(?:-Class\s+)?Win32_OperatingSystem\s*'
+                       r'\|\s*(?:Format-List|fl)\s+(?:-Property\s+)?([\w, ]+)$', re.I)
+
+
+def wmi_os_list(properties, host):
+    rows = []
+    for prop in (part.strip() for part in properties.split(',')):
+        entry = WMIC_OS.get(prop.lower())
+        if entry is None:
+            continue  # Format-List skips a property the object lacks
+        rows.append((entry[0], entry[1](host).strip()))
+    return format_list(rows) if rows else ''
+
+
 def powershell(script, env):
     host = env.host
     out = ''
@@ -584,6 +733,20 @@ def powershell(script, env):
             statement, discard = piped.group(1), True
         if statement.lower().startswith('$null = '):
             statement, discard = statement[8:].strip(), True
+        wmi = WMI_QUERY.match(statement)
+        if wmi:
+            out += '' if discard else wmi_os_list(wmi.group(1), host)
+            continue
+        pipeline = [element for element in ps_split(statement, '|') if element]
+        if len(pipeline) > 1:
+            # Each element runs (objects are not passed on, which no script of the collection relies on).
+            for element in pipeline[1:]:
+                result = powershell(("$ErrorActionPreference = 'Stop'\n" if 'stop' in script.lower() else '')
+                                    + 'Import-Module GroupPolicy\n' * ('grouppolicy' in modules) + element, env)
+                out += '' if discard else result.stdout
+                if result.stderr:
+                    errors.append(decode_clixml_lines(result.stderr))
+            statement = pipeline[0]
         words = ps_words(statement)
         name = words[0]
         lowered = name.lower()
@@ -601,7 +764,8 @@ def powershell(script, env):
                                   'Modules_ModuleNotFound,Microsoft.PowerShell.Commands.ImportModuleCommand',
                                   statement, column)
                 modules.add(module)
-            elif lowered in ('get-gpo', 'get-gpregistryvalue', 'set-gpregistryvalue', 'remove-gpregistryvalue'):
+            elif lowered in ('get-gpo', 'get-gpregistryvalue', 'set-gpregistryvalue', 'remove-gpregistryvalue',
+                             'remove-gpo'):
                 if 'grouppolicy' not in modules:
                     raise PsError(name, "The term '%s' is not recognized as the name of a cmdlet, function, script "
                                   "file, or operable program. Check the spelling of the name, or if a path was "
@@ -647,6 +811,11 @@ def gp_cmdlet(lowered, name, params, positional, env, statement):
                       statement, 1)
     if lowered == 'get-gpo':
         return format_list(gpo_rows(gpo))
+    if lowered == 'remove-gpo':
+        # What an injected command would do to a real domain (the GPO and its links are gone).
+        with fleet.lock:
+            fleet.gpos.pop(gpo.name.lower(), None)
+        return ''
     key = params.get('key')
     value_name = params.get('valuename')
     if not key or key is True or not value_name or value_name is True:

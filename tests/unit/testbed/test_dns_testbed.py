@@ -86,7 +86,14 @@ def test_parent_delegates_every_domain_with_glue(model):
     parsed = parse('fleetfix.test', dnsctl.render_zone('fleetfix.test', parent, model['ttl']))
     for zone in model['domains']:
         names = sorted(rdata.target.to_text() for rdata in parsed.get_rdataset(zone + '.', 'NS'))
-        assert names == ['ns1.fleetfix.test.', 'ns2.fleetfix.test.']
+        # the parent's delegation: ns1 and ns2 unless a case delegates elsewhere
+        expected = model['servers']['ns1']['zones'][zone]['ns'] if zone != 'redelegated.fleetfix.test' else \
+            ['ns1.fleetfix.test.', 'ns2.fleetfix.test.']
+        assert names == sorted(expected)
+    redelegated = model['servers']['ns1']['zones']['redelegated.fleetfix.test']['ns']
+    assert redelegated == ['ns1.fleetfix.test.', 'ns4.fleetfix.test.']
+    assert [r.address for r in parsed.get_rdataset('ns6.fleetfix.test.', 'AAAA')] == ['::1']
+    assert [r.address for r in parsed.get_rdataset('ns3.fleetfix.test.', 'A')] == ['127.0.0.7']
     assert [r.address for r in parsed.get_rdataset('ns1.fleetfix.test.', 'A')] == ['127.0.0.3']
     assert [r.address for r in parsed.get_rdataset('ns2.fleetfix.test.', 'A')] == ['127.0.0.4']
 
@@ -122,7 +129,7 @@ def test_a_name_outside_every_zone_is_refused_with_the_zones_named(model):
     with pytest.raises(dnsctl.DnsTestbedError, match='ns1 serves no zone that holds example.org'):
         dnsctl.set_txt(model, 'ns1', 'example.org', 'x')
     with pytest.raises(dnsctl.DnsTestbedError, match='--server takes a comma list'):
-        dnsctl.parse_servers('ns3')
+        dnsctl.parse_servers('ns9')
 
 
 def test_the_tld_zone_delegates_the_test_domain_with_glue(model):
@@ -182,10 +189,12 @@ def test_variables_are_the_documented_contract(description, model):
     assert variables['testbed_dns_internal_resolvers'] == ['127.0.0.6:5353']
     assert variables['testbed_dns_servers'] == {
         'parent': '127.0.0.2:5353', 'ns1': '127.0.0.3:5353', 'ns2': '127.0.0.4:5353',
-        'resolver': '127.0.0.5:5353', 'internal': '127.0.0.6:5353'}
+        'resolver': '127.0.0.5:5353', 'internal': '127.0.0.6:5353', 'ns3': '127.0.0.7:5353',
+        'nstcp': '127.0.0.8:5353', 'nslossy': '127.0.0.9:5353'}
     assert sorted(case for case in variables['testbed_dns_cases'] if not case.startswith('autodiscover_https_')) == sorted([
         'all_good', 'delegation', 'proof_missing', 'stale_ns2', 'internal_only', 'rollover', 'split_txt',
-        'autodiscover_cname', 'autodiscover_srv', 'no_autodiscover'])
+        'autodiscover_cname', 'autodiscover_srv', 'no_autodiscover', 'lame', 'delegation_mismatch', 'tcp_only',
+        'lossy', 'dual_stack'])
     assert sorted(case for case in variables['testbed_dns_cases'] if case.startswith('autodiscover_https_')) == [
         'autodiscover_https_404', 'autodiscover_https_expired', 'autodiscover_https_good',
         'autodiscover_https_no_listener', 'autodiscover_https_redirect', 'autodiscover_https_untrusted',
@@ -210,3 +219,16 @@ def test_bad_options_are_refused(changes, message):
     with pytest.raises(TestbedError, match=message):
         dns_plugin.check_options(options)
     dns_plugin.check_options(dict(dns_plugin.PLUGIN.options, stopped='ns2, parent'))
+
+
+def test_lossy_ns2_path_and_rate_limiting_switch(description, tmp_path):
+    model = dnsctl.build_model(description, loss=0.05, rrl=False)
+    assert dnsctl.servers_of(model)[-1] == 'ns2path'
+    assert 'ip-address: %s' % dnsctl.NS2_BEHIND_PATH in dnsctl.nsd_config('ns2', str(tmp_path), 5353, model)
+    assert 'rrl-ratelimit: 0' in dnsctl.nsd_config('ns1', str(tmp_path), 5353, model)
+    argv = dnsctl.write_server(model, 'ns2path', str(tmp_path))
+    assert argv[-2:] == ['--loss', '0.05'] and argv[argv.index('--listen') + 1] == '127.0.0.4'
+    assert '--no-udp' in dnsctl.write_server(model, 'nstcp', str(tmp_path))
+    default = dnsctl.build_model(description)
+    assert 'rrl-ratelimit' not in dnsctl.nsd_config('ns1', str(tmp_path), 5353, default)
+    assert 'ns2path' not in dnsctl.servers_of(default)

@@ -148,7 +148,7 @@ def test_reg_bad_syntax(fleet, line):
 # -- wmic.exe ---------------------------------------------------------------------------
 def test_wmic_value_format_is_sorted_with_wmic_line_ends(fleet):
     host = fleet.hosts['ex01']
-    out, err, code = run(fleet, 'wmic os get Version,LastBootUpTime,Caption /value')
+    out, err, code = run(fleet, 'wmic os get Version,LastBootUpTime,Caption /value < NUL')
     assert (err, code) == ('', 0)
     boot = host.boot_time.astimezone(datetime.timezone.utc).strftime('%Y%m%d%H%M%S.%f') + '+000'
     assert out == ('\r\r\n\r\r\nCaption=Microsoft Windows Server 2008 R2 Enterprise \r\r\n'
@@ -157,14 +157,14 @@ def test_wmic_value_format_is_sorted_with_wmic_line_ends(fleet):
 
 
 def test_wmic_2012r2_host_and_table_format(fleet):
-    out = run(fleet, 'wmic os get Caption,Version', 'ex04')[0]
+    out = run(fleet, 'wmic os get Caption,Version <NUL', 'ex04')[0]
     assert out.split('\r\r\n')[1].split() == ['Microsoft', 'Windows', 'Server', '2012', 'R2', 'Standard', '6.3.9600']
-    assert run(fleet, 'wmic os get Caption /format:list', 'ex04')[0] == (
+    assert run(fleet, 'wmic os get Caption /format:list < nul', 'ex04')[0] == (
         '\r\r\n\r\r\nCaption=Microsoft Windows Server 2012 R2 Standard\r\r\n\r\r\n\r\r\n\r\r\n')
 
 
 def test_wmic_unknown_property(fleet):
-    assert run(fleet, 'wmic os get Nope /value')[2] == 44135
+    assert run(fleet, 'wmic os get Nope /value < NUL')[2] == 44135
 
 
 # -- wevtutil.exe -----------------------------------------------------------------------

@@ -19,6 +19,10 @@ def check_options(options):
         raise TestbedError('dns.port must be a UDP port (1-65535), not %s.' % options['port'])
     if not 0 <= options['bench_domains'] <= 9999:
         raise TestbedError('dns.bench_domains must be between 0 and 9999, not %s.' % options['bench_domains'])
+    if not 0 <= float(options['loss']) < 1:
+        raise TestbedError('dns.loss must be a share of datagrams from 0 to below 1 (0.05 = 5 %%), not %s.' % options['loss'])
+    if options['rrl'] not in ('on', 'off'):
+        raise TestbedError('dns.rrl must be on (NSD\'s default response-rate limiting) or off, not %s.' % options['rrl'])
     stopped = stopped_servers(options)
     unknown = sorted(set(stopped) - set(dnsctl.ADDRESSES))
     if unknown:
@@ -31,7 +35,8 @@ def stopped_servers(options):
 
 
 def endpoint(server, port):
-    return '%s:%d' % (dnsctl.ADDRESSES[server], port)
+    # ns2path (the lossy path in front of ns2) listens on ns2's own address
+    return '%s:%d' % (dnsctl.ADDRESSES.get(server, dnsctl.ADDRESSES['ns2']), port)
 
 
 def inventory_part(description, model):
@@ -92,11 +97,14 @@ def port_free(address, port):
 
 class DnsPlugin(Plugin):
     name = 'dns'
-    description = 'DNS: NSD parent/ns1/ns2 and Unbound external/internal resolvers on 127.0.0.2-6'
+    description = ('DNS: NSD parent/ns1/ns2/ns3 (lame), Unbound external/internal resolvers, a TCP-only and a lossy '
+                   'path to ns1, on 127.0.0.2-9')
     options = {
         'port': 5353,
         'bench_domains': 0,
         'stopped': '',
+        'loss': 0.0,
+        'rrl': 'on',
     }
 
     def build(self, ctx):
@@ -120,13 +128,14 @@ class DnsPlugin(Plugin):
             raise TestbedError('dns: something already listens on %s; stop it (or `python -m testbed down '
                                '--only dns`) or choose another port with --set dns.port=N.' % ', '.join(busy))
         description = dnsctl.load_description()
-        model = dnsctl.build_model(description, port=port, bench_domains=options['bench_domains'])
+        model = dnsctl.build_model(description, port=port, bench_domains=options['bench_domains'],
+                                   loss=float(options['loss']), rrl=options['rrl'] == 'on')
         for server in dnsctl.ADDRESSES:
             shutil.rmtree(os.path.join(ctx.work_dir, server), ignore_errors=True)
         dnsctl.save_model(model, ctx.work_dir)
         stopped = stopped_servers(options)
         started = []
-        for server in dnsctl.ADDRESSES:
+        for server in dnsctl.servers_of(model):
             argv = dnsctl.write_server(model, server, ctx.work_dir)
             if server not in stopped:
                 ctx.spawn(server, argv)

@@ -71,6 +71,10 @@ def test_dns_failure_is_a_clear_error(lookup):
 @pytest.mark.parametrize('kwargs, term, message', [
     (dict(resolvers=['dc.example.com']), 'corp.example.com', 'resolvers: "dc.example.com" is not an IP address'),
     (dict(), 'not a domain', 'is not a valid domain name'),
+    (dict(retries=-1), 'corp.example.com', 'retries must be 0 or more, not -1'),
+    (dict(timeout=-1), 'corp.example.com', 'timeout must be a number of seconds above 0 and at most 300, not -1'),
+    (dict(timeout=float('nan')), 'corp.example.com', 'timeout must be a number of seconds above 0'),
+    (dict(), '.'.join(['a' * 58] * 4) + '.test', r'the SRV name _ldap._tcp.pdc._msdcs.aaa.*\.\.\. is 262 characters; DNS names have at most 253'),
 ])
 def test_bad_input(lookup, kwargs, term, message):
     with pytest.raises(AnsibleLookupError, match=message):

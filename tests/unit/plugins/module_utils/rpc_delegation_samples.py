@@ -18,6 +18,16 @@ REG_SET = ('\r\nHKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\R
            '    IgnoreDelegationFailure    REG_DWORD    0x1\r\n\r\n')
 REG_ZERO = REG_SET.replace('0x1', '0x0')
 REG_MISSING = 'ERROR: The system was unable to find the specified registry key or value.\r\n'
+# The same from German and French Windows (reg.exe takes its messages from the system's language).
+REG_MISSING_DE = 'FEHLER: Der angegebene Registrierungsschl\u00fcssel bzw. Wert wurde nicht gefunden.\r\n'
+REG_MISSING_FR = ("ERREUR\u00a0: le syst\u00e8me n'a pas trouv\u00e9 la cl\u00e9 ou la valeur de Registre "
+                  "sp\u00e9cifi\u00e9e.\r\n")
+# reg query of the policy key's parent: its subkeys as full paths, without Rpc (the key is missing) or with it.
+REG_PARENT_WITHOUT_RPC = ('\r\nHKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\r\n'
+                          'HKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Terminal Services\r\n')
+REG_PARENT_WITH_RPC = REG_PARENT_WITHOUT_RPC + 'HKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Rpc\r\n'
+# The policy key without the value (the key was created, another value set, or the value deleted).
+REG_KEY_WITHOUT_VALUE = '\r\nHKEY_LOCAL_MACHINE\\Software\\Policies\\Microsoft\\Windows NT\\Rpc\r\n'
 # wmic os get ... /value: every line ends \r\r\n, 2008 R2's caption with a trailing space.
 WMIC = ('\r\r\n\r\r\nCaption=Microsoft Windows Server 2008 R2 Enterprise \r\r\n'
         'LastBootUpTime=20261124102833.719117+000\r\r\nVersion=6.1.7601\r\r\n\r\r\n\r\r\n\r\r\n')
@@ -35,10 +45,16 @@ def events_xml(*stamps):
     return '<Events>\r\n' + body + '</Events>\r\n'
 
 
-def audit_output(reg=REG_SET, reg_ok=True, wmic=WMIC, events=None, events_ok=True):
+def audit_output(reg=REG_SET, reg_ok=True, wmic=WMIC, events=None, events_ok=True, ancestors=None):
+    """The audit's stdout. When the key's query failed, its ancestors' sections follow (``[(body, ok)]``,
+    nearest first; by default the parent lists no Rpc key: the value is missing)."""
     events = events_xml('2026-11-24T10:31:33.7191170Z', '2026-11-24T10:20:00.0000000Z') if events is None else events
+    sections = [('reg', reg, reg_ok)]
+    if not reg_ok:
+        for index, (body, ok) in enumerate(ancestors or [(REG_PARENT_WITHOUT_RPC, True)], start=1):
+            sections.append(('reg_up%d' % index, body, ok))
     parts = []
-    for name, body, ok in (('reg', reg, reg_ok), ('os', wmic, True), ('events', events, events_ok)):
+    for name, body, ok in sections + [('os', wmic, True), ('events', events, events_ok)]:
         parts.append('__FLEETFIX_BEGIN_%s__\r\n%s%s\r\n' % (name, body, '__FLEETFIX_OK__' if ok else '__FLEETFIX_FAILED__'))
     return ''.join(parts)
 

@@ -26,35 +26,79 @@ INTERNAL = ('10.0.0.53', 53)
 
 
 class FakeClient:
-    """The _dns.DnsClient seam: zones, TXT values and serials per server, from dicts."""
+    """The _dns.DnsClient seam: zones, TXT values, serials and ways of answering per server, from dicts.
 
-    def __init__(self, txt=None, serials=None, down=(), records=None, srv=None, zones=None):
+    ``answers`` overrides how a server answers TXT: a dict merged into the default answer
+    (``rcode``, ``authoritative``, ``via_tcp``, ``udp_blocked``, ``zone_nameservers``...).
+    ``delegations`` maps a zone to the parent's view (``None``: the parent delegates exactly
+    to the zone's nameservers).
+    """
+
+    nameserver_port = 53
+
+    def __init__(self, txt=None, serials=None, down=(), records=None, srv=None, zones=None, answers=None,
+                 delegations=None, unroutable=(), internal_rcode='NOERROR'):
         self.txt_by_server = txt or {}
         self.serials = serials or {NS1: 2, NS2: 2}
         self.down = set(down)
         self.records = records or {}
         self.srv_records = srv or {}
         self.zones = zones or {}
+        self.answers = answers or {}
+        self.delegations = delegations or {}
+        self.unroutable = set(unroutable)
+        self.internal_rcode = internal_rcode
         self.calls = []
 
-    async def find_zone(self, name):
+    async def find_zone(self, name, with_nameservers=True):
         self.calls.append(('find_zone', name))
         if name in self.zones:
             return self.zones[name]
         return dict(name=name + '.', zone=name + '.', cnames=[], nameservers=[
             dict(name='ns1.example.net.', addresses=[NS1[0]]), dict(name='ns2.example.net.', addresses=[NS2[0]])])
 
+    async def delegation(self, zone):
+        self.calls.append(('delegation', zone))
+        if zone.rstrip('.') in self.delegations:
+            return self.delegations[zone.rstrip('.')]
+        found = next((entry for entry in self.zones.values() if entry['zone'] == zone), None) \
+            or await self.find_zone(zone.rstrip('.'))
+        return dict(parent='example.', nameservers=[dict(name=entry['name'], glue=[]) for entry in found['nameservers']])
+
+    async def apex_nameservers(self, server, zone):
+        found = next((entry for entry in self.zones.values() if entry['zone'] == zone), None) \
+            or await self.find_zone(zone.rstrip('.'))
+        return [entry['name'] for entry in found['nameservers']]
+
+    async def addresses(self, name):
+        return self.records.get((name.rstrip('.'), 'addresses'), [])
+
+    def family_used(self, ip):
+        if ip in self.unroutable:
+            return False, 'not asked: the controller has no IPv6 route to it'
+        return True, None
+
     async def txt(self, server, name):
         self.calls.append(('txt', server, name))
         if server in self.down:
-            raise DnsError(f'{server[0]} did not answer {name} TXT (no answer within 1 s, 3 attempt(s))')
+            raise DnsError(f'{server[0]} did not answer {name} TXT (UDP: 3 datagram(s) unanswered within 2.1 s; '
+                           'TCP: no answer within 3 s)')
         values = self.txt_by_server.get(server, {}).get(name.rstrip('.'))
-        return values, 'NOERROR', True
+        answer = dict(values=values, rcode='NOERROR', authoritative=True, via_tcp=False, udp_blocked=False,
+                      udp_problem=None, rtt=0.001, zone_nameservers=None)
+        answer.update(self.answers.get(server, {}))
+        return answer
+
+    async def resolver_txt(self, server, name):
+        self.calls.append(('resolver_txt', server, name))
+        if server in self.down:
+            raise DnsError(f'{server[0]} did not answer {name} TXT')
+        return self.txt_by_server.get(server, {}).get(name.rstrip('.')), self.internal_rcode
 
     async def soa_serial(self, server, zone):
         if server in self.down:
             raise DnsError('down')
-        return self.serials[server]
+        return self.serials.get(server)
 
     async def resolve(self, name, rdtype):
         values, chain = self.records.get((name, rdtype), ([], []))
@@ -138,7 +182,7 @@ def test_unreachable_nameserver_is_reported_not_raised():
 
 def test_zone_not_found_is_reported():
     class NoZone(FakeClient):
-        async def find_zone(self, name):
+        async def find_zone(self, name, with_nameservers=True):
             raise DnsError('127.0.0.1 did not answer example.invalid SOA')
     result = check(NoZone(), [dict(name='example.invalid', proofs=[GOOD])])
     assert result['ok'] is False
@@ -272,3 +316,117 @@ def test_rollover_second_proof_missing_everywhere_is_named():
     result = check(client, [dict(name='contoso.com', proofs=[GOOD, NEW])])
     assert result['msg'] == (f'contoso.com: 1 of the 2 proofs ("{NEW[:12]}...") are on no authoritative nameserver '
                              '(ns1.example.net, ns2.example.net).')
+
+
+NS3 = ('192.0.2.3', 53)
+THREE = dict(name='contoso.com.', zone='contoso.com.', cnames=[], nameservers=[
+    dict(name='ns1.example.net.', addresses=[NS1[0]]), dict(name='ns2.example.net.', addresses=[NS2[0]]),
+    dict(name='ns3.example.net.', addresses=[NS3[0]])])
+
+
+@pytest.mark.parametrize('answer, reason', [
+    (dict(rcode='REFUSED'), 'answers REFUSED for the zone contoso.com'),
+    (dict(rcode='SERVFAIL'), 'answers SERVFAIL for the zone contoso.com'),
+    (dict(authoritative=False), 'without the AA flag'),
+])
+def test_lame_server_is_lame_not_missing_and_others_keep_their_verdict(answer, reason):
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}},
+                        serials={NS1: 2, NS2: 2, NS3: None}, zones={'contoso.com': THREE}, answers={NS3: answer})
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    domain = result['domains'][0]
+    assert domain['ok'] is False
+    assert domain['found_on'] == ['ns1.example.net', 'ns2.example.net']
+    assert domain['missing_on'] == []
+    assert reason in domain['lame']['ns3.example.net']
+    assert 'ns3.example.net is a lame delegation' in result['msg']
+    assert 'missing on ns3' not in result['msg']
+
+
+def test_delegation_differs_from_the_zones_ns_set():
+    zone_ns = ['ns1.example.net.', 'ns3.example.net.']
+    client = FakeClient(txt={server: {'contoso.com': [GOOD]} for server in (NS1, NS2, NS3)},
+                        serials={NS1: 2, NS2: 2, NS3: 2},
+                        answers={server: dict(zone_nameservers=zone_ns) for server in (NS1, NS2, NS3)},
+                        records={('ns3.example.net', 'addresses'): [NS3[0]]})
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    domain = result['domains'][0]
+    # ns3 is only in the zone's own NS set: found there and asked too
+    assert domain['nameservers'] == ['ns1.example.net', 'ns2.example.net', 'ns3.example.net']
+    assert domain['delegation']['not_in_parent'] == ['ns3.example.net']
+    assert domain['delegation']['not_in_zone'] == ['ns2.example.net']
+    assert domain['ok'] is False
+    assert 'lists ns3.example.net in its own NS records but the parent zone example does not delegate' in result['msg']
+    assert 'delegates contoso.com to ns2.example.net, which the zone\'s own NS records do not list' in result['msg']
+
+
+def test_glue_that_differs_from_the_published_address():
+    delegation = dict(parent='example.', nameservers=[dict(name='ns1.example.net.', glue=['192.0.2.99']),
+                                                      dict(name='ns2.example.net.', glue=[])])
+    client = FakeClient(txt={server: {'contoso.com': [GOOD]} for server in (NS1, NS2)},
+                        delegations={'contoso.com': delegation}, records={('ns1.example.net', 'addresses'): [NS1[0]]})
+    domain = check(client, [dict(name='contoso.com', proofs=[GOOD])])['domains'][0]
+    assert domain['delegation']['glue_mismatch'] == {'ns1.example.net': dict(glue=['192.0.2.99'], published=[NS1[0]])}
+    assert 'gives ns1.example.net the glue address(es) 192.0.2.99, but its own records say 192.0.2.1' in \
+        ' '.join(_federation.describe_domain(domain))
+
+
+def test_nameserver_reachable_when_any_address_answers():
+    dual = dict(name='contoso.com.', zone='contoso.com.', cnames=[], nameservers=[
+        dict(name='ns1.example.net.', addresses=[NS1[0], '2001:db8::1']), dict(name='ns2.example.net.', addresses=[NS2[0]])])
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}}, zones={'contoso.com': dual},
+                        down=[('2001:db8::1', 53)])
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    domain = result['domains'][0]
+    assert domain['ok'] is True and domain['unreachable'] == []
+    statuses = {entry['address']: entry['status'] for entry in domain['addresses']['ns1.example.net']}
+    assert statuses == {NS1[0]: 'answered', '2001:db8::1': 'unreachable'}
+    assert any('ns1.example.net answers on 192.0.2.1 but not on 2001:db8::1' in warning for warning in result['warnings'])
+
+
+def test_address_of_a_family_the_controller_cannot_route_is_not_asked():
+    dual = dict(name='contoso.com.', zone='contoso.com.', cnames=[], nameservers=[
+        dict(name='ns1.example.net.', addresses=[NS1[0], '::1']), dict(name='ns2.example.net.', addresses=[NS2[0]])])
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}}, zones={'contoso.com': dual},
+                        unroutable=['::1'])
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    assert result['ok'] is True and result['warnings'] == []
+    entry = result['domains'][0]['addresses']['ns1.example.net'][1]
+    assert entry == dict(address='::1', status='not asked', detail='not asked: the controller has no IPv6 route to it')
+    assert not [call for call in client.calls if call[0] == 'txt' and call[1][0] == '::1']
+
+
+def test_tcp_only_server_is_answered_and_named():
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}},
+                        answers={NS2: dict(via_tcp=True, udp_blocked=True, udp_problem='the UDP port is closed (port unreachable)')})
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    domain = result['domains'][0]
+    assert domain['found_on'] == ['ns1.example.net', 'ns2.example.net']
+    assert domain['tcp_only'] == ['ns2.example.net']
+    assert domain['addresses']['ns2.example.net'][0]['transport'] == 'tcp (UDP blocked)'
+    assert 'ns2.example.net: UDP blocked, TCP answers' in result['msg']
+    assert 'no answer within' not in result['msg']
+
+
+def test_truncated_answer_over_tcp_is_not_tcp_only():
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}},
+                        answers={NS2: dict(via_tcp=True, udp_blocked=False, udp_problem='truncated over UDP')})
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    assert result['ok'] is True
+
+
+def test_internal_resolver_formerr_is_an_error_not_ok():
+    client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}}, internal_rcode='FORMERR')
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])], internal=[INTERNAL])
+    assert result['ok'] is False
+    assert 'internal resolver 10.0.0.53 answered FORMERR for contoso.com TXT' in result['msg']
+
+
+def test_autodiscover_domain_of_240_characters_is_checked_without_a_traceback():
+    domain = '.'.join(['a' * 58] * 4) + '.test'
+    assert len(domain) == 240
+    client = FakeClient(records={(f'autodiscover.{domain}', 'A'): (['127.0.0.71'], [])})
+    result = check(client, [], autodiscover=[domain])
+    entry = result['autodiscover'][0]
+    assert entry['ok'] is True
+    assert any('no SRV method: the SRV name _autodiscover._tcp.' in error and '259 characters' in error
+               for error in entry['errors'])

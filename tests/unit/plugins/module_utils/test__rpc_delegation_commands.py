@@ -11,9 +11,13 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_del
 def test_audit_command_is_one_line_with_markers():
     line = commands.audit_command(events_limit=20)
     assert '\n' not in line
+    # The key's values and subkeys; only when that fails, its parent, then the parent's parent...
     assert line.startswith('echo __FLEETFIX_BEGIN_reg__& (reg query "HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc"'
-                           ' /v IgnoreDelegationFailure 2>&1 && echo __FLEETFIX_OK__|| echo __FLEETFIX_FAILED__)')
-    assert 'wmic os get Caption,Version,LastBootUpTime /value' in line
+                           ' 2>&1 && echo __FLEETFIX_OK__|| (echo __FLEETFIX_FAILED__& echo __FLEETFIX_BEGIN_reg_up1__& '
+                           '(reg query "HKLM\\Software\\Policies\\Microsoft\\Windows NT" 2>&1 && echo __FLEETFIX_OK__|| '
+                           '(echo __FLEETFIX_FAILED__& echo __FLEETFIX_BEGIN_reg_up2__& ')
+    # stdin from NUL: wmic reads its console input after printing and would wait for ever over WinRM
+    assert 'wmic os get Caption,Version,LastBootUpTime /value < NUL || powershell.exe' in line
     assert ("wevtutil qe System /q:\"*[System[Provider[@Name='Microsoft-Windows-DistributedCOM'] and "
             "(EventID=10009)]]\" /c:20 /rd:true /f:xml /e:Events") in line
     assert 'wevtutil' not in commands.audit_command(check_events=False)

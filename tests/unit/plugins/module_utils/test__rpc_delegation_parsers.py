@@ -15,6 +15,10 @@ from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_
     REG_SET,
     REG_ZERO,
     REG_MISSING,
+    REG_MISSING_DE,
+    REG_MISSING_FR,
+    REG_KEY_WITHOUT_VALUE,
+    REG_PARENT_WITH_RPC,
     WMIC,
     EVENT,
     events_xml,
@@ -78,7 +82,45 @@ def test_split_sections():
     sections = parsers.split_sections(audit_output(reg=REG_MISSING, reg_ok=False))
     assert sections['reg'] == (False, REG_MISSING.rstrip('\r\n'))
     assert sections['os'][0] is True and 'Caption=' in sections['os'][1]
-    assert set(sections) == {'reg', 'os', 'events'}
+    assert set(sections) == {'reg', 'reg_up1', 'os', 'events'}
+
+
+@pytest.mark.parametrize('missing', [REG_MISSING, REG_MISSING_DE, REG_MISSING_FR, 'anything Windows may say\r\n'])
+def test_a_missing_value_is_told_by_the_parent_key_not_by_the_sentence(missing):
+    sections = parsers.split_sections(audit_output(reg=missing, reg_ok=False))
+    assert parsers.policy_value_from_sections(sections) == (None, None, None)
+
+
+def test_the_key_without_the_value_is_a_missing_value():
+    sections = parsers.split_sections(audit_output(reg=REG_KEY_WITHOUT_VALUE))
+    assert parsers.policy_value_from_sections(sections) == (None, None, None)
+
+
+def test_a_key_that_exists_but_cannot_be_read_is_a_failure_quoting_windows():
+    denied = 'FEHLER: Zugriff verweigert\r\n'
+    sections = parsers.split_sections(audit_output(reg=denied, reg_ok=False, ancestors=[(REG_PARENT_WITH_RPC, True)]))
+    assert parsers.policy_value_from_sections(sections) == (None, None, denied.rstrip('\r\n'))
+
+
+def test_ancestors_are_asked_up_to_one_that_answers():
+    missing = REG_MISSING_FR
+    policies = '\r\nHKEY_LOCAL_MACHINE\\Software\\Policies\r\nHKEY_LOCAL_MACHINE\\Software\\Policies\\Google\r\n'
+    output = audit_output(reg=missing, reg_ok=False, ancestors=[(missing, False), (missing, False), (policies, True)])
+    assert parsers.policy_value_from_sections(parsers.split_sections(output)) == (None, None, None)
+    # none answers: nothing is known, the key's own message is quoted
+    output = audit_output(reg=missing, reg_ok=False, ancestors=[(missing, False)] * 3)
+    assert parsers.policy_value_from_sections(parsers.split_sections(output))[2] == missing.rstrip('\r\n')
+
+
+def test_os_properties_from_wmic_or_from_get_wmiobject():
+    assert parsers.parse_os_properties(WMIC)['source'] == 'wmic'
+    fallback = ("'wmic' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+                '\r\nCaption        : Microsoft Windows Server 2025 Standard\r\nVersion        : 10.0.26100\r\n'
+                'LastBootUpTime : 20261124102833.719117+060\r\n\r\n\r\n')
+    facts = parsers.os_facts(parsers.parse_os_properties(fallback))
+    assert facts == {'caption': 'Microsoft Windows Server 2025 Standard', 'version': '10.0.26100', 'affected': False,
+                     'boot_time': datetime.datetime(2026, 11, 24, 9, 28, 33, 719117, tzinfo=datetime.timezone.utc),
+                     'source': 'Get-WmiObject'}
 
 
 def test_parse_reg_query_listing_of_a_whole_key():

@@ -15,7 +15,8 @@ from ansible_collections.fleetfix.remediate.tests.unit.plugins.module_utils.rpc_
 
 @pytest.mark.parametrize('changes, expected', [
     (dict(method='gpo', gpo_name=' '), 'gpo_name must not be empty'),
-    (dict(method='gpo', gpo_name='a;b'), 'not allowed in a GPO name'),
+    (dict(method='gpo', gpo_name='a\x00b'), 'control character, which no GPO name has'),
+    (dict(state='absent', force_reboot=True), 'force_reboot applies to state present only'),
     (dict(method='gpo', gpo_name='X', reboot=True), 'reboot applies to method registry only'),
     (dict(method='gpo', gpo_name='X', force_reboot=True), 'reboot applies to method registry only'),
     (dict(reboot_timeout=5), 'reboot_timeout must be at least 10 seconds'),
@@ -28,9 +29,10 @@ def test_validate_params(changes, expected):
 
 
 @pytest.mark.parametrize('changes, expected', [
-    (dict(method='gpo', gpo_name='Bad; Remove-Item C:\\'), "holds a character not allowed"),
-    (dict(method='gpo', gpo_name='$(whoami)'), "holds a character not allowed"),
-    (dict(method='gpo', gpo_name='two\nlines'), "holds a character not allowed"),
+    (dict(method='gpo', gpo_name='two\nlines'), "holds a line break"),
+    (dict(method='gpo', gpo_name='two\r\nlines'), "holds a line break"),
+    (dict(method='gpo', gpo_name='tab\there'), "another control character"),
+    (dict(state='absent', force_reboot=True, reboot=True), 'with state absent use reboot'),
     (dict(reboot_timeout=5), 'reboot_timeout must be at least 10 seconds, not 5'),
     (dict(events_limit=10001), 'events_limit must be between 1 and 10000, not 10001'),
 ])

@@ -21,11 +21,12 @@ class ModuleClient(FakeClient):
     created = []
     txt_by_server = {}
 
-    def __init__(self, resolvers=None, timeout=3, retries=2, max_concurrency=64, nameserver_port=53):
+    def __init__(self, resolvers=None, timeout=3, retries=2, max_concurrency=64, nameserver_port=53, address_families='auto'):
         super().__init__(txt=ModuleClient.txt_by_server)
         self.resolvers = resolvers or [('192.0.2.53', 53)]
         self.settings = dict(resolvers=resolvers, timeout=timeout, retries=retries,
-                             max_concurrency=max_concurrency, nameserver_port=nameserver_port)
+                             max_concurrency=max_concurrency, nameserver_port=nameserver_port,
+                             address_families=address_families)
         ModuleClient.created.append(self)
 
 
@@ -63,7 +64,7 @@ def test_ok_and_unchanged(capsys):
                              query_timeout=1.5, max_concurrency=8), capsys)
     assert result['ok'] is True and result['changed'] is False and 'failed' not in result
     assert ModuleClient.created[0].settings == dict(resolvers=[('10.0.0.1', 5353)], timeout=1.5, retries=2,
-                                                    max_concurrency=8, nameserver_port=5353)
+                                                    max_concurrency=8, nameserver_port=5353, address_families='auto')
 
 
 def test_fails_naming_nameserver(capsys):
@@ -101,6 +102,8 @@ def test_internal_only_warns(capsys):
     (dict(domains=[dict(name='contoso.com', proofs=[])]), 'contoso.com needs at least one proof'),
     (dict(autodiscover_domains=['a.com'], resolvers=['resolver.local']), 'resolvers[0]: "resolver.local" is not an IP'),
     (dict(autodiscover_domains=['a.com'], max_concurrency=0), 'max_concurrency must be 1 or more'),
+    (dict(autodiscover_domains=['a.com'], query_timeout=float('nan')), 'query_timeout a number of seconds above 0 and at most 300 (got nan)'),
+    (dict(autodiscover_domains=['a.com'], query_timeout=float('inf')), 'query_timeout a number of seconds above 0'),
     (dict(), 'Nothing to check'),
 ])
 def test_bad_input(capsys, args, message):
@@ -108,3 +111,23 @@ def test_bad_input(capsys, args, message):
     assert result['failed'] is True
     assert message in result['msg']
     assert not ModuleClient.created
+
+
+def test_address_warnings_reach_the_user(capsys):
+    client_zone = dict(name='contoso.com.', zone='contoso.com.', cnames=[], nameservers=[
+        dict(name='ns1.example.net.', addresses=[NS1[0], '2001:db8::1']), dict(name='ns2.example.net.', addresses=[NS2[0]])])
+    ModuleClient.txt_by_server = {NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}}
+
+    class DualClient(ModuleClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.zones = {'contoso.com': client_zone}
+            self.down = {('2001:db8::1', 53)}
+    federation_dns.DnsClient = DualClient
+    try:
+        result = run_module(dict(domains=[dict(name='contoso.com', proofs=[GOOD])], address_families='all'), capsys)
+    finally:
+        federation_dns.DnsClient = ModuleClient
+    assert result['ok'] is True
+    assert 'warnings' not in result or isinstance(result['warnings'], list)
+    assert any('ns1.example.net answers on 192.0.2.1 but not on 2001:db8::1' in warning for warning in warnings_of(result))

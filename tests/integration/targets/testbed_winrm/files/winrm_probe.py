@@ -7,7 +7,7 @@ Each operation is a dict; the answer, on stdout, is one JSON result per operatio
    "encryption": "auto", "ca": PATH or null (null: the system trust store), "password": optional override}
       -> {"code", "stdout", "stderr", "encrypted"} or {"error": ExceptionClass, "message"}
   {"op": "ps", ...same..., "script": "..."} -> run_ps: stderr decoded from CLIXML
-  {"op": "receive_timeout", "port": P, "ca": PATH, "operation_timeout": 1}
+  {"op": "receive_timeout", "port": P, "ca": PATH, "operation_timeout": 1, "command": "hostname", "wait": true}
       -> the exception class a raw Receive raises, then the output after waiting
   {"op": "restart", "port": P, "ca": PATH, "timeout": 60}
       -> {"went_down": bool, "seconds_down", "boot_before", "boot_after"}
@@ -64,21 +64,22 @@ def run(operation):
                          read_timeout_sec=operation.get('operation_timeout', 1) + 5)
         protocol = client.protocol
         shell = protocol.open_shell()
-        command = protocol.run_command(shell, 'hostname')
+        command = protocol.run_command(shell, operation.get('command', 'hostname'))
         answer = {}
         try:
             protocol._raw_get_command_output(shell, command)  # pylint: disable=protected-access
             answer['first_receive'] = 'answered'
         except (WinRMError, WinRMOperationTimeoutError) as error:
             answer['first_receive'] = type(error).__name__
-        stdout, _stderr, code = protocol.get_command_output(shell, command)
-        answer.update({'stdout': stdout.decode('cp437'), 'code': code})
+        if operation.get('wait', True):
+            stdout, _stderr, code = protocol.get_command_output(shell, command)
+            answer.update({'stdout': stdout.decode('cp437'), 'code': code})
         protocol.cleanup_command(shell, command)
         protocol.close_shell(shell)
         return answer
     if kind == 'restart':
         def boot_time():
-            return session(operation).run_cmd('wmic os get LastBootUpTime /value').std_out.decode().strip()
+            return session(operation).run_cmd('wmic os get LastBootUpTime /value < NUL').std_out.decode().strip()
         before = boot_time()
         session(operation).run_cmd('shutdown /r /t 0 /c "testbed_winrm restart"')
         went_down, down_since, after = False, None, before
