@@ -70,6 +70,11 @@ changed_total() {  # the sum of changed= over the PLAY RECAP lines of a log
        END {print sum + 0}' "$1"
 }
 
+# Both runs add to one history, which the second run's report shows (a history of two runs).
+history="$reports/fleetfix-compliance-history.jsonl"
+rm -f "$history" "$history.unreadable"
+skip_args+=(-e "compliance_report_history_file=$history")
+
 run_site "first run (remediate)" "$logs/first-run.log"
 first_changed=$(changed_total "$logs/first-run.log")
 echo "   changed: $first_changed (log: $logs/first-run.log)"
@@ -83,6 +88,11 @@ if [ "$second_changed" -ne 0 ]; then
   exit 1
 fi
 
+if [ "$(wc -l < "$history")" -ne 2 ]; then
+  echo "demo: the history $history should hold the two runs; it has $(wc -l < "$history")" >&2
+  exit 1
+fi
+
 echo
 echo "== what the collection did to the simulated estate (first run's summary)"
 sed -n '/^| Hosts and domains/,/^$/p; /^## Needs a human/,/^## ESXi time/p' "$reports/fleetfix-compliance.md" | grep -v '^## ESXi time' | sed 's/^/   /'
@@ -92,5 +102,7 @@ awk '/Show the counts and where the report is/ {show = 1; next}
 echo
 echo "Report of the first run:  $reports/fleetfix-compliance.html (open it in a browser)"
 echo "Its Markdown summary:     $reports/fleetfix-compliance.md"
-echo "Report of the second run: $reports/fleetfix-compliance-second-run.html"
+echo "Report of the second run: $reports/fleetfix-compliance-second-run.html (with the history of both runs)"
+echo "Machine-readable:         $reports/fleetfix-compliance.json (model), $reports/fleetfix-compliance.junit.xml (JUnit)"
+echo "History:                  $history ($(wc -l < "$history") runs)"
 echo "demo: passed (first run changed $first_changed, second run changed 0)"
