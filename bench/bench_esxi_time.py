@@ -8,7 +8,11 @@ the second (idempotent) run, with the number of HTTP requests the simulator serv
 does the same work with vmware_host_ntp + vmware_host_service_manager +
 vmware_host_firewall_manager in cluster_name mode, from the peer venv (tools/peer-venv.sh).
 
-    .venv/bin/python bench/bench_esxi_time.py [--sizes 200,2000] [--skip-peer] [--repeat 3]
+    .venv/bin/python bench/bench_esxi_time.py [--sizes 200,2000] [--fleets uniform,mixed] [--skip-peer] [--repeat 3]
+
+Fleets: ``uniform`` (every host ESXi 6.7.0, where every way of writing works) and ``mixed``
+(ESXi 6.7.0, 7.0.3 and 8.0.3 in turn; 1 % of the hosts on 7.0.3 and later with time
+services disabled; 8.0.3 hosts with the ntpClient ruleset owned by ntpd).
 
 With ``--repeat N`` every way runs N rounds (reset, check, remediate, second run), taking turns
 with the other way, and each figure is the median of its N values. Beside wall seconds it
@@ -35,6 +39,10 @@ SERVERS = ['127.0.0.61', '127.0.0.65']
 NO_CHECK = 'check_sources=false fleetfix.remediate.esxi_ntp'
 NTP_PORT_OFFSET = 100  # the ntp part's port: the bench's base port + this (its own, beside a running testbed)
 HOSTS_PER_CLUSTER = 100
+FLEETS = {
+    'uniform': lambda size: dict(versions='6.7.0', ptp_hosts=0, disabled_hosts=0),
+    'mixed': lambda size: dict(versions='6.7.0,7.0.3,8.0.3', ptp_hosts=0, disabled_hosts=max(1, size // 100)),
+}
 USERNAME = 'administrator@vsphere.local'
 PASSWORD = 'FleetFix-vcsim-1!'
 
@@ -115,7 +123,7 @@ def simulator_pid(port):
     return int(pids[0]) if pids else None
 
 
-def timed_run(ansible_playbook, playbook_text, port, env):
+def timed_run(ansible_playbook, playbook_text, port, env, may_fail=False):
     with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as handle:
         handle.write(playbook_text)
     simulator = simulator_pid(port)
@@ -131,20 +139,25 @@ def timed_run(ansible_playbook, playbook_text, port, env):
         os.unlink(handle.name)
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout[-3000:] + completed.stderr[-2000:])
-        raise SystemExit('ansible-playbook failed (%d)' % completed.returncode)
-    return dict(s=round(elapsed, 2), requests=requests, cpu=round(cpu, 2), sim_cpu=round(simulator_cpu, 2))
+        if not may_fail:
+            raise SystemExit('ansible-playbook failed (%d)' % completed.returncode)
+    return dict(s=round(elapsed, 2), requests=requests, cpu=round(cpu, 2), sim_cpu=round(simulator_cpu, 2),
+                ok=completed.returncode == 0)
 
 
 def compliant(port):
+    """Every host by its release's rules: servers, ntpd on and running, ruleset open, and on
+    7.0.3 and later NTP with time services enabled."""
     hosts = control(port, 'hosts')
     return all(host['ntp_servers'] == SERVERS and host['service_running'] and host['service_policy'] == 'on'
-               and host['firewall_enabled'] for host in hosts)
+               and host['firewall_enabled'] and host.get('protocol') in (None, 'ntp')
+               and host.get('time_services_enabled') in (None, True) for host in hosts)
 
 
 def one_round(ansible_playbook, playbook, port, env):
     control(port, 'reset', 'POST')
     check = timed_run(ansible_playbook, playbook(True), port, env)
-    first = timed_run(ansible_playbook, playbook(False), port, env)
+    first = timed_run(ansible_playbook, playbook(False), port, env, may_fail=True)
     fixed = compliant(port)
     second = timed_run(ansible_playbook, playbook(False), port, env)
     row = dict(compliant_after=fixed)
@@ -157,7 +170,7 @@ def median_row(rounds):
     row = {}
     for key in rounds[0]:
         values = [one[key] for one in rounds]
-        if key == 'compliant_after':
+        if key == 'compliant_after' or key.endswith('_ok'):
             row[key] = all(values)
         else:
             middle = statistics.median(values)
@@ -166,12 +179,13 @@ def median_row(rounds):
     return row
 
 
-def measure(size, port, workdir, peer_venv, ntp_port, repeat=1):
+def measure(size, port, workdir, peer_venv, ntp_port, repeat=1, fleet='uniform'):
     clusters_count = max(1, size // HOSTS_PER_CLUSTER)
-    state_dir = os.path.join(workdir, 'state-%d' % size)
+    state_dir = os.path.join(workdir, 'state-%d-%s' % (size, fleet))
+    releases = [argument for item in sorted(FLEETS[fleet](size).items()) for argument in ('--set', 'vcsim.%s=%s' % item)]
     launcher(state_dir, 'up', '--only', 'vcsim', '--set', 'vcsim.port=%d' % port,
              '--set', 'vcsim.clusters=%d' % clusters_count, '--set', 'vcsim.hosts_per_cluster=%d' % HOSTS_PER_CLUSTER,
-             '--set', 'vcsim.standalone_hosts=0', '--set', 'vcsim.drifted=%d' % max(1, size // 100))
+             '--set', 'vcsim.standalone_hosts=0', '--set', 'vcsim.drifted=%d' % max(1, size // 100), *releases)
     rows = []
     try:
         clusters = ['DC0_C%d' % index for index in range(clusters_count)]
@@ -188,9 +202,10 @@ def measure(size, port, workdir, peer_venv, ntp_port, repeat=1):
         for round_index in range(repeat):
             for name, ansible_playbook, playbook, env in ways:
                 rounds[name].append(one_round(ansible_playbook, playbook, port, env))
-                print('  %d hosts, round %d, %s: %s' % (size, round_index + 1, name, json.dumps(rounds[name][-1])), flush=True)
+                print('  %d hosts (%s), round %d, %s: %s' % (
+                    size, fleet, round_index + 1, name, json.dumps(rounds[name][-1])), flush=True)
         for name, _ansible_playbook, _playbook, _env in ways:
-            rows.append(dict(size=size, way=name, rounds=len(rounds[name]), **median_row(rounds[name])))
+            rows.append(dict(size=size, fleet=fleet, way=name, rounds=len(rounds[name]), **median_row(rounds[name])))
     finally:
         launcher(state_dir, 'down', '--only', 'vcsim')
     return rows
@@ -205,6 +220,7 @@ def peer_environment():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', default='200,2000')
+    parser.add_argument('--fleets', default='uniform,mixed', help='uniform (ESXi 6.7) and/or mixed (6.7, 7.0.3, 8.0.3)')
     parser.add_argument('--port', type=int, default=18470)
     parser.add_argument('--skip-peer', action='store_true')
     parser.add_argument('--repeat', type=int, default=1, help='rounds per way; figures are medians')
@@ -217,22 +233,24 @@ def main():
     ntp_state = os.path.join(workdir, 'state-ntp')
     ntp_port = args.port + NTP_PORT_OFFSET
     launcher(ntp_state, 'up', '--only', 'ntp', '--set', 'ntp.port=%d' % ntp_port)
+    cases = [(int(size), fleet) for size in args.sizes.split(',') for fleet in args.fleets.split(',')]
     try:
-        for offset, size in enumerate(int(size) for size in args.sizes.split(',')):
-            rows.extend(measure(size, args.port + offset, workdir, peer_venv, ntp_port, args.repeat))
+        for offset, (size, fleet) in enumerate(cases):
+            rows.extend(measure(size, args.port + offset, workdir, peer_venv, ntp_port, args.repeat, fleet))
     finally:
         launcher(ntp_state, 'down', '--only', 'ntp')
     print('\nMedians of %d round(s); wall s (HTTP requests) [CPU s of ansible-playbook + module / of the simulator]' % args.repeat)
-    print('| hosts | way | check mode | remediating run | second run | all hosts fixed |')
-    print('|---|---|---|---|---|---|')
+    print('| hosts | fleet | way | check mode | remediating run | second run | all hosts fixed |')
+    print('|---|---|---|---|---|---|---|')
     for row in rows:
-        print('| {size} | {way} | {check_s} ({check_requests}) [{check_cpu} / {check_sim_cpu}] | '
-              '{first_s} ({first_requests}) [{first_cpu} / {first_sim_cpu}] | '
-              '{second_s} ({second_requests}) [{second_cpu} / {second_sim_cpu}] | {compliant_after} |'.format(**row))
+        print('| {size} | {fleet} | {way} | {check_s} ({check_requests}) [{check_cpu} / {check_sim_cpu}] | '
+              '{first_s} ({first_requests}) [{first_cpu} / {first_sim_cpu}]{failed} | '
+              '{second_s} ({second_requests}) [{second_cpu} / {second_sim_cpu}] | {compliant_after} |'.format(
+                  failed='' if row['first_ok'] else ' (task failed)', **row))
     by_size = {}
     for row in rows:
-        by_size.setdefault(row['size'], {})[row['way'].split(' ')[0]] = row
-    for size, ways in sorted(by_size.items()):
+        by_size.setdefault((row['size'], row['fleet']), {})[row['way'].split(' ')[0]] = row
+    for (size, fleet), ways in sorted(by_size.items()):
         ours, unchecked = ways['fleetfix.remediate.esxi_ntp'], ways['check_sources=false']
         for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
             costs = [checked_s - unchecked_s for checked_s, unchecked_s in zip(ours[run + '_s_all'], unchecked[run + '_s_all'])]
@@ -242,8 +260,8 @@ def main():
             ours, peer = ways['fleetfix.remediate.esxi_ntp'], ways['community.vmware']
             for run, label in (('check', 'check mode'), ('first', 'remediating run'), ('second', 'second run')):
                 per_round = [peer_s / ours_s for peer_s, ours_s in zip(peer[run + '_s_all'], ours[run + '_s_all'])]
-                print('%d hosts, %s: %.1fx faster (ratio of medians), %.1fx (median of per-round ratios %s)' % (
-                    size, label, peer[run + '_s'] / ours[run + '_s'], statistics.median(per_round),
+                print('%d hosts (%s), %s: %.1fx faster (ratio of medians), %.1fx (median of per-round ratios %s)' % (
+                    size, fleet, label, peer[run + '_s'] / ours[run + '_s'], statistics.median(per_round),
                     ', '.join('%.1f' % ratio for ratio in per_round)))
     write_results('esxi_time', rows)
     return 0

@@ -14,7 +14,8 @@ class ModuleDocFragment:
 options:
   hostname:
     description:
-      - The vCenter Server or ESXi host to connect to.
+      - The vCenter Server or ESXi host to connect to, as a DNS name or an IP address without scheme,
+        port or path. Anything else fails before a connection is made.
       - If not set, the value of the E(VMWARE_HOST) environment variable is used.
     type: str
   username:
@@ -51,7 +52,22 @@ options:
     description:
       - The port of O(proxy_host). Defaults to V(80) when O(proxy_host) is set.
       - If not set, the value of the E(VMWARE_PROXY_PORT) environment variable is used.
+      - Must be from 1 to 65535, and needs O(proxy_host).
     type: int
+  connect_timeout:
+    description:
+      - Seconds to wait for the TCP and TLS connection (through O(proxy_host) if set) and the
+        API version discovery of the vCenter Server or ESXi host.
+    type: float
+    default: 30
+  request_timeout:
+    description:
+      - Seconds to wait for each answer of the vCenter Server or ESXi host. The read of all hosts
+        is one request, so keep it generous for large vCenters (2,000 hosts answer in seconds).
+      - When the server stops answering, the task ends after this long with a message naming it,
+        and every host not yet done fails at once with the same reason.
+    type: float
+    default: 300
 requirements:
   - pyVmomi
 notes:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import math
 import re
+import socket
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils._dns import parse_server
 from ansible_collections.fleetfix.remediate.plugins.module_utils._fleet import FleetReport, HostResult, run_bounded
@@ -35,9 +37,9 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._time_reference
 )
 from ansible_collections.fleetfix.remediate.plugins.module_utils._vsphere import VSphereError
 
-HOSTNAME_LABEL = re.compile(r'^(?!-)[a-z0-9-]{1,63}(?<!-)$', re.IGNORECASE)
-REPORTED_FIELDS = ('ntp_servers', 'service_policy', 'service_running', 'firewall_enabled', 'protocol')
+HOSTNAME_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
 REACHABLE_STATES = ('connected',)
+PROTOCOLS = ('ntp', 'ptp')
 
 
 class ValidationError(ValueError):
@@ -45,8 +47,8 @@ class ValidationError(ValueError):
 
 
 def is_valid_server(server):
-    """An IPv4/IPv6 address or a DNS host name (labels of letters, digits and hyphens)."""
-    if not isinstance(server, str) or not server or server != server.strip():
+    """An IPv4/IPv6 address or an ASCII DNS host name (labels of letters, digits and hyphens)."""
+    if not isinstance(server, str) or not server or server != server.strip() or not server.isascii():
         return False
     try:
         ipaddress.ip_address(server)
@@ -60,6 +62,11 @@ def is_valid_server(server):
     if all(label.isdigit() for label in labels):
         return False  # looks like a broken IPv4 address such as 10.0.0.256
     return all(HOSTNAME_LABEL.match(label) for label in labels)
+
+
+def server_key(server):
+    """What makes two server entries the same: case and a trailing root dot do not count."""
+    return server.lower().rstrip('.')
 
 
 def source_check_argument_spec():
@@ -99,89 +106,227 @@ def source_warnings(result):
 
 
 def validate_servers(servers):
-    """Reject malformed and duplicate (case-insensitive) entries; return the list unchanged."""
+    """Reject malformed and duplicate entries (case and a trailing dot do not matter); return the list unchanged."""
     servers = list(servers or [])
     malformed = [repr(server) for server in servers if not is_valid_server(server)]
     if malformed:
-        raise ValidationError('ntp_servers holds entries that are neither a host name nor an IP address: %s. '
-                              'Nothing was changed.' % ', '.join(malformed))
+        raise ValidationError('ntp_servers holds entries that are neither an ASCII host name nor an IP address: %s. '
+                              'Write internationalised names in their xn-- form; nothing was changed.' % ', '.join(malformed))
     seen = {}
     duplicates = []
     for server in servers:
-        key = server.lower()
+        key = server_key(server)
         if key in seen and server not in duplicates:
             duplicates.append(server)
         seen.setdefault(key, server)
     if duplicates:
-        raise ValidationError('ntp_servers lists the same server more than once (case does not matter): %s. '
+        raise ValidationError('ntp_servers lists the same server more than once (case and a trailing dot do not matter): %s. '
                               'Remove the duplicates; nothing was changed.' % ', '.join(duplicates))
     return servers
 
 
+def validate_params(params):
+    """Every check of esxi_ntp's arguments that needs no vCenter; raises ``ValidationError``."""
+    validate_servers(params.get('ntp_servers'))
+    offset = params.get('max_offset_seconds')
+    if offset is None or not math.isfinite(offset) or offset <= 0:
+        raise ValidationError('max_offset_seconds must be a number of seconds above 0, not %r: with 0, a negative '
+                              'value or NaN every host (or none) counts as drifted.' % (offset,))
+    if params.get('max_workers', 1) < 1:
+        raise ValidationError('max_workers must be 1 or more.')
+    if params.get('secure_ntp'):
+        if not params.get('ntp_servers') or params.get('state') == 'absent':
+            raise ValidationError('secure_ntp needs ntp_servers (with state=present): the ntpClient ruleset is '
+                                  'restricted to their addresses.')
+        if params.get('firewall') is False:
+            raise ValidationError('secure_ntp restricts the ntpClient ruleset that firewall: false closes; use one of them.')
+
+
+def resolve_server_addresses(servers, resolve=socket.getaddrinfo):
+    """The IPv4/IPv6 addresses of ``servers`` (resolved once, on the controller), sorted; raises ``ValidationError``."""
+    addresses = set()
+    unresolved = []
+    for server in servers:
+        try:
+            ipaddress.ip_address(server)
+            addresses.add(server)
+            continue
+        except ValueError:
+            pass
+        try:
+            answers = resolve(server.rstrip('.'), 123, 0, socket.SOCK_DGRAM)
+        except (socket.gaierror, UnicodeError, OSError) as error:
+            unresolved.append('%s (%s)' % (server, getattr(error, 'strerror', None) or error))
+            continue
+        for _family, _type, _proto, _canon, sockaddr in answers:
+            addresses.add(sockaddr[0])
+    if unresolved:
+        raise ValidationError('secure_ntp needs the addresses of the NTP servers, and the controller cannot resolve %s. '
+                              'Nothing was changed.' % ', '.join(unresolved))
+    return sorted(addresses, key=lambda address: (ipaddress.ip_address(address).version, ipaddress.ip_address(address)))
+
+
 def same_servers(first, second):
-    """Equal as sets, ignoring order and case."""
-    return sorted(server.lower() for server in first) == sorted(server.lower() for server in second)
+    """Equal as sets, ignoring order, case and a trailing dot."""
+    return sorted(server_key(server) for server in first) == sorted(server_key(server) for server in second)
 
 
 def desired_servers(current, requested, state='present', exclusive=True):
     """The server list a host should end up with; keeps the current list when nothing changes."""
-    requested_keys = {server.lower() for server in requested}
+    requested_keys = {server_key(server) for server in requested}
     if state == 'absent':
-        wanted = [server for server in current if server.lower() not in requested_keys]
+        wanted = [server for server in current if server_key(server) not in requested_keys]
     elif exclusive:
         wanted = list(requested)
     else:
-        current_keys = {server.lower() for server in current}
-        wanted = list(current) + [server for server in requested if server.lower() not in current_keys]
+        current_keys = {server_key(server) for server in current}
+        wanted = list(current) + [server for server in requested if server_key(server) not in current_keys]
     return list(current) if same_servers(current, wanted) else wanted
 
 
-def desired_state(current, params):
+def firewall_managed_by(current):
+    """``ntpd`` where the host's ntpClient ruleset follows the service (ESXi 8.0.2+), else ``user``."""
+    return 'ntpd' if current.get('firewall_user_controllable') is False else 'user'
+
+
+def allowed_hosts(current):
+    """The ntpClient ruleset's allowed hosts as reported: ``['all']`` or the addresses."""
+    if current.get('firewall_all_ip', True):
+        return ['all']
+    return sorted(current.get('firewall_allowed_ips') or [])
+
+
+def stays_on_ptp(current, params):
+    """A 7.0.3+ host on PTP is left on PTP unless the task asks for ``protocol: ntp``."""
+    return bool(current.get('supports_protocol')) and current.get('protocol') == 'ptp' and params.get('protocol') != 'ntp'
+
+
+def version_notes(current, params):
+    """Sentences on how this host's release was handled (shown in the result and the report)."""
+    notes = []
+    if not current.get('supports_protocol'):
+        notes.append('ESXi %s: no time protocol setting before 7.0.3; NTP only' % (current.get('product_version') or '?'))
+    if stays_on_ptp(current, params):
+        notes.append('keeps time with PTP: left on PTP (set protocol: ntp to switch it)')
+    if firewall_managed_by(current) == 'ntpd':
+        notes.append('ntpClient ruleset is owned by ntpd (ESXi 8.0.2+): it opens while ntpd runs and is never written')
+    return notes
+
+
+def desired_state(current, params, allowed=None):
     """The reported fields a host should have after the run, given its state and the arguments."""
+    if stays_on_ptp(current, params) or params.get('protocol') == 'ptp':
+        wanted = reported_state(current)
+        if params.get('protocol') == 'ptp' and current.get('supports_protocol'):
+            wanted.update(protocol='ptp', time_services_enabled=True)
+        return wanted
     servers = current['ntp_servers']
     if params.get('ntp_servers') is not None:
         servers = desired_servers(current['ntp_servers'], params['ntp_servers'], params['state'], params['exclusive'])
     protocol = current.get('protocol')
+    enabled = current.get('ntp_enabled')
     if current.get('supports_protocol'):
         protocol = 'ntp'
+        enabled = True
+    firewall = params['firewall']
+    if current.get('firewall_enabled') is None:
+        firewall = None
+    elif firewall_managed_by(current) == 'ntpd':
+        firewall = params['service_running']
+    wanted_hosts = allowed_hosts(current)
+    if allowed is not None and current.get('firewall_ip_configurable') is not False:
+        wanted_hosts = list(allowed)
     return dict(
         ntp_servers=servers,
         service_policy=params['service_policy'],
         service_running=params['service_running'],
-        firewall_enabled=params['firewall'],
+        firewall_enabled=firewall,
         protocol=protocol,
+        time_services_enabled=enabled,
+        firewall_allowed_hosts=wanted_hosts,
     )
 
 
 def reported_state(current):
-    return {field: current.get(field) for field in REPORTED_FIELDS}
+    return dict(
+        ntp_servers=list(current.get('ntp_servers') or []),
+        service_policy=current.get('service_policy'),
+        service_running=current.get('service_running'),
+        firewall_enabled=current.get('firewall_enabled'),
+        protocol=current.get('protocol'),
+        time_services_enabled=current.get('ntp_enabled'),
+        firewall_allowed_hosts=allowed_hosts(current),
+    )
 
 
-def plan_host(current, params):
+def plan_host(current, params, allowed=None):
     """The ordered list of ``(action, argument)`` writes that bring ``current`` to the desired state.
 
-    Actions: ``update_ntp`` (servers, set_protocol), ``update_service_policy`` (policy),
-    ``set_ruleset`` (enabled), ``start_service``, ``restart_service``, ``stop_service``.
+    The order works on every release: servers (and protocol/enabled), then the service policy and
+    the service, then the ruleset, which on 7.0.3+ cannot be opened while ntpd is stopped and on
+    8.0.2+ is owned by ntpd (never written; only its IP list, for secure NTP).
+    Actions: ``update_ntp`` ((servers, protocol, enabled)), ``update_service_policy`` (policy),
+    ``start_service``, ``restart_service``, ``stop_service``, ``set_ruleset`` (enabled),
+    ``set_allowed_hosts`` (addresses).
     """
-    desired = desired_state(current, params)
+    desired = desired_state(current, params, allowed)
     actions = []
+    if params.get('protocol') == 'ptp':
+        if current.get('supports_protocol') and (current.get('protocol') != 'ptp' or current.get('ntp_enabled') is False):
+            actions.append(('update_ntp', (list(current['ntp_servers']), 'ptp', True)))
+        return desired, actions
+    if stays_on_ptp(current, params):
+        return desired, actions
     servers_changed = not same_servers(current['ntp_servers'], desired['ntp_servers'])
-    protocol_changed = bool(current.get('supports_protocol')) and (
-        current.get('protocol') != 'ntp' or current.get('ntp_enabled') is False)
-    if servers_changed or protocol_changed:
-        actions.append(('update_ntp', (desired['ntp_servers'], bool(current.get('supports_protocol')))))
-    if current.get('firewall_enabled') is not None and current['firewall_enabled'] != desired['firewall_enabled']:
-        actions.append(('set_ruleset', desired['firewall_enabled']))
+    protocol = enabled = None
+    if current.get('supports_protocol'):
+        if current.get('protocol') != 'ntp':
+            protocol = 'ntp'
+        if current.get('ntp_enabled') is not True:
+            enabled = True
+    time_changed = servers_changed or protocol is not None or enabled is not None
+    if time_changed:
+        actions.append(('update_ntp', (desired['ntp_servers'], protocol, enabled)))
     if current.get('service_policy') != desired['service_policy']:
         actions.append(('update_service_policy', desired['service_policy']))
     if desired['service_running']:
         if not current.get('service_running'):
             actions.append(('start_service', None))
-        elif (servers_changed or protocol_changed) and params.get('restart_on_change', True):
+        elif time_changed and params.get('restart_on_change', True):
             actions.append(('restart_service', None))
     elif current.get('service_running'):
         actions.append(('stop_service', None))
+    if (firewall_managed_by(current) == 'user' and current.get('firewall_enabled') is not None
+            and current['firewall_enabled'] != desired['firewall_enabled']):
+        actions.append(('set_ruleset', desired['firewall_enabled']))
+    if allowed is not None and current.get('firewall_ip_configurable') is not False and \
+            desired['firewall_allowed_hosts'] != allowed_hosts(current):
+        actions.append(('set_allowed_hosts', list(allowed)))
     return desired, actions
+
+
+def state_after(current, written):
+    """The reported fields after the ``written`` actions (those that succeeded) on ``current``."""
+    after = reported_state(current)
+    for action, argument in written:
+        if action == 'update_ntp':
+            servers, protocol, enabled = argument
+            after['ntp_servers'] = list(servers)
+            if protocol is not None:
+                after['protocol'] = protocol
+            if enabled is not None:
+                after['time_services_enabled'] = enabled
+        elif action == 'update_service_policy':
+            after['service_policy'] = argument
+        elif action in ('start_service', 'restart_service', 'stop_service'):
+            after['service_running'] = action != 'stop_service'
+            if firewall_managed_by(current) == 'ntpd' and after['firewall_enabled'] is not None:
+                after['firewall_enabled'] = after['service_running']
+        elif action == 'set_ruleset':
+            after['firewall_enabled'] = argument
+        elif action == 'set_allowed_hosts':
+            after['firewall_allowed_hosts'] = list(argument)
+    return after
 
 
 def utc_now():
@@ -199,13 +344,16 @@ def measure_offset(client, current, clock=utc_now):
     return round((host_time - controller_time).total_seconds(), 3) or 0.0, host_time
 
 
-def _execute(client, current, actions):
+def _execute(client, current, actions, written):
+    """Run ``actions`` in order, appending each one that succeeded to ``written``; stop at the first fault."""
     for action, argument in actions:
         if action == 'update_ntp':
-            servers, set_protocol = argument
-            client.update_ntp(current, servers, set_protocol=set_protocol)
+            servers, protocol, enabled = argument
+            client.update_ntp(current, servers, protocol=protocol, enabled=enabled)
         elif action == 'set_ruleset':
             client.set_ruleset(current, argument)
+        elif action == 'set_allowed_hosts':
+            client.set_ruleset_allowed_hosts(current, argument)
         elif action == 'update_service_policy':
             client.update_service_policy(current, argument)
         elif action == 'start_service':
@@ -214,6 +362,7 @@ def _execute(client, current, actions):
             client.restart_service(current)
         elif action == 'stop_service':
             client.stop_service(current)
+        written.append((action, argument))
 
 
 def unreachable_reason(current):
@@ -223,17 +372,26 @@ def unreachable_reason(current):
     return 'host is %s' % state
 
 
-def remediate_host(client, current, params, check_mode, clock=utc_now, reference=None):
+def host_facts(current, params):
+    """What every result of a host says about its release, whatever happened."""
+    return dict(esxi_version=current.get('product_version'), api_version=current.get('api_version'),
+                protocol_applicable=bool(current.get('supports_protocol')),
+                firewall_managed_by=firewall_managed_by(current), version_notes=version_notes(current, params))
+
+
+def remediate_host(client, current, params, check_mode, clock=utc_now, reference=None, allowed=None):
     """Plan, (unless check mode) apply, and measure one host; returns a ``HostResult``.
 
     Clock steps come later (``step_drifted``): whether a step is safe depends on the whole fleet.
+    ``written`` lists the writes that succeeded; when one faults, ``after`` is the state
+    those writes made, ``failed_action`` the write that faulted and ``not_attempted`` the rest.
     """
     reference = reference or describe_reference([], checked=False)
     result = HostResult(current['name'], before=reported_state(current), after=reported_state(current),
-                        actions=[], offset_seconds=None, offset_from_controller_seconds=None,
+                        actions=[], written=[], failed_action=None, not_attempted=[],
+                        offset_seconds=None, offset_from_controller_seconds=None,
                         initial_offset_seconds=None, drifted_before=False, drifted=False, restarted=False,
-                        clock_stepped=False, step_refused=None,
-                        protocol_applicable=bool(current.get('supports_protocol')))
+                        clock_stepped=False, step_refused=None, **host_facts(current, params))
     reason = unreachable_reason(current)
     if reason:
         if params.get('fail_on_unreachable'):
@@ -244,24 +402,39 @@ def remediate_host(client, current, params, check_mode, clock=utc_now, reference
     if not current.get('service_present'):
         result.fail('the host has no ntpd service')
         return result
-    desired, actions = plan_host(current, params)
+    if params.get('protocol') == 'ptp' and not current.get('supports_protocol'):
+        result.fail('protocol: ptp needs ESXi 7.0.3 or later; this host runs ESXi %s' % (current.get('product_version') or '?'))
+        return result
+    desired, actions = plan_host(current, params, allowed)
     result.fields['actions'] = [action for action, _argument in actions]
+    written = []
     try:
-        if not check_mode:
-            _execute(client, current, actions)
-        if actions:
-            result.changed = True
+        if check_mode:
             result.fields['after'] = desired
-            result.fields['restarted'] = any(action == 'restart_service' for action, _argument in actions)
+        else:
+            _execute(client, current, actions, written)
+            result.fields['after'] = state_after(current, written)
+        result.changed = bool(actions)
+        result.fields['restarted'] = any(action == 'restart_service' for action, _argument in written)
         from_controller, _host_time = measure_offset(client, current, clock)
         offset = host_offset(from_controller, reference)
         drifted = abs(offset) > params['max_offset_seconds']
         result.fields.update(offset_seconds=offset, offset_from_controller_seconds=from_controller,
                              initial_offset_seconds=offset, drifted_before=drifted, drifted=drifted)
     except VSphereError as error:
-        # what was applied before the fault is unknown: report the state read at the start
-        result.fields['after'] = reported_state(current)
-        result.fail(str(error))
+        if not check_mode:
+            result.fields['after'] = state_after(current, written)
+            done = len(written)
+            if done < len(actions):
+                result.fields['failed_action'] = actions[done][0]
+                result.fields['not_attempted'] = [action for action, _argument in actions[done + 1:]]
+        result.changed = bool(written) or result.fields['clock_stepped']
+        result.fields['restarted'] = any(action == 'restart_service' for action, _argument in written)
+        if written:
+            result.fail('%s (after %s succeeded)' % (error, ', '.join(action for action, _argument in written)))
+        else:
+            result.fail(str(error))
+    result.fields['written'] = [action for action, _argument in written]
     return result
 
 
@@ -368,8 +541,8 @@ def info_host(client, current, params, clock=utc_now, reference=None):
     reference = reference or describe_reference([], checked=False)
     result = HostResult(current['name'], **reported_state(current))
     result.fields.update(time_zone=current.get('time_zone'), connection_state=current.get('connection_state'),
-                         protocol_applicable=bool(current.get('supports_protocol')),
-                         host_time=None, offset_seconds=None, offset_from_controller_seconds=None, drifted=False)
+                         host_time=None, offset_seconds=None, offset_from_controller_seconds=None, drifted=False,
+                         **host_facts(current, params))
     reason = unreachable_reason(current)
     if reason:
         result.skip(reason)
@@ -404,8 +577,17 @@ def run_fleet(client, states, work, max_workers):
     return report
 
 
-def remediate(client, params, check_mode, diff, clock=utc_now, check=None):
-    """The whole esxi_ntp run after login: returns ``(report, result dict, extra failure or None)``."""
+def empty_scope_message(params):
+    if params.get('esxi_hostnames') is not None and len(params['esxi_hostnames']) == 0:
+        return 'esxi_hostnames is an empty list: no host is in scope and nothing was changed.'
+    return None
+
+
+def remediate(client, params, check_mode, diff, clock=utc_now, check=None, allowed=None):
+    """The whole esxi_ntp run after login: returns ``(report, result dict, extra failure or None)``.
+
+    ``allowed`` is the secure-NTP address list for the ntpClient ruleset (None: left alone).
+    """
     states = read_scope(client, params)
     sources, reference = trusted_reference(params, states, check)
     if (params.get('check_sources') and params.get('require_good_source', True) and params.get('ntp_servers')
@@ -414,7 +596,8 @@ def remediate(client, params, check_mode, diff, clock=utc_now, check=None):
         result = dict(changed=False, hosts=[], summary=report.summary(drifted=0), step=None, guests_at_risk=[])
         result.update(trusted_fields(sources, reference))
         return report, result, refusal(sources)
-    report = run_fleet(client, states, lambda state: remediate_host(client, state, params, check_mode, clock, reference),
+    report = run_fleet(client, states, lambda state: remediate_host(client, state, params, check_mode, clock, reference,
+                                                                    allowed),
                        params['max_workers'])
     states_by_name = {state['name']: state for state in states}
     step = step_drifted(client, states_by_name, report, reference, params, check_mode, clock)
@@ -432,8 +615,10 @@ def remediate(client, params, check_mode, diff, clock=utc_now, check=None):
                   summary=report.summary(drifted=len(drifted), by_tier=tier_counts(hosts),
                                          guests_at_risk=sum(1 for guest in guests if guest['booted_while_drifted'])))
     result.update(trusted_fields(sources, reference))
+    if empty_scope_message(params):
+        result['msg'] = empty_scope_message(params)
     if diff:
-        changed_hosts = [host for host in hosts if host['changed'] and not host['failed']]
+        changed_hosts = [host for host in hosts if host['changed']]
         result['diff'] = dict(
             before={host['name']: host['before'] for host in changed_hosts},
             after={host['name']: host['after'] for host in changed_hosts},
@@ -458,4 +643,6 @@ def report_info(client, params, clock=utc_now, check=None):
                   summary=report.summary(drifted=len(drifted), by_tier=tier_counts(hosts),
                                          guests_at_risk=sum(1 for guest in guests if guest['booted_while_drifted'])))
     result.update(trusted_fields(sources, reference))
+    if empty_scope_message(params):
+        result['msg'] = empty_scope_message(params)
     return report, result

@@ -12,7 +12,15 @@ short_description: Make ESXi hosts keep time with NTP, across a whole vCenter
 version_added: 0.1.0
 description:
   - Sets the NTP servers of every ESXi host in scope, sets the C(ntpd) service policy and starts
-    (or restarts) it, and opens the C(ntpClient) firewall ruleset.
+    (or restarts) it, and opens the C(ntpClient) firewall ruleset where the host lets a user
+    open it.
+  - Writes in an order every ESXi release accepts - servers (and on 7.0.3 and later the time
+    protocol and C(enabled)), then the service policy and the service, then the ruleset - because
+    from ESXi 7.0.3 the ruleset cannot be opened while C(ntpd) is stopped, and from 8.0.2 it is
+    owned by C(ntpd) (C(userControllable=false)), opens while C(ntpd) runs and is never written
+    (RV(hosts[].firewall_managed_by=ntpd)).
+  - Each host is handled by its own release, so one run covers a vCenter with ESXi 6.7, 7.0.3
+    and 8.0 hosts.
   - First asks the NTP servers themselves from the controller (O(check_sources)) and refuses to point
     any host at them when none keeps good time (O(require_good_source)); the message names each server and its problem.
   - Reads each host's clock and measures it against the best good NTP server (the RV(reference)),
@@ -124,10 +132,35 @@ options:
       - How many hosts are worked on at the same time.
     type: int
     default: 16
+  protocol:
+    description:
+      - The time protocol of hosts on ESXi 7.0.3 and later (older hosts only have NTP).
+      - When not set, each host keeps its protocol; a host on PTP is reported
+        (RV(hosts[].version_notes)) and left alone, NTP hosts get NTP as configured here.
+      - V(ntp) switches PTP hosts to NTP. V(ptp) switches hosts to PTP and leaves their NTP
+        settings, service and ruleset alone; it fails on hosts older than 7.0.3.
+      - Hosts whose time services are disabled (C(enabled=false), 7.0.3 and later) are turned
+        on, except with V(ptp) where they are turned on with PTP.
+    type: str
+    choices: [ntp, ptp]
+  secure_ntp:
+    description:
+      - Restrict the C(ntpClient) firewall ruleset's allowed hosts to the addresses of
+        O(ntp_servers), as PowerCLI's C(Set-VMHostSecureNTP) does. The names are resolved on the
+        controller, once per run; a name that does not resolve fails the module before any change.
+      - Applies wherever the ruleset's IP list is configurable, also on ESXi 8.0.2 and later where
+        the ruleset itself is owned by C(ntpd) (C(ipListUserConfigurable=true)).
+      - With V(false) the allowed hosts are left as they are.
+    type: bool
+    default: false
 notes:
   - On hosts whose API is vSphere 7.0.3 or later the date/time configuration also gets
-    C(protocol=ntp) and C(enabled=true); on older APIs these are left alone and each host reports
-    RV(hosts[].protocol_applicable=false).
+    C(protocol=ntp) (unless the host stays on PTP) and C(enabled=true); on older APIs these are
+    left alone and each host reports RV(hosts[].protocol_applicable=false).
+  - When a write of a host faults, the host's result still says what was written
+    (RV(hosts[].written), RV(hosts[].after)), which write failed and what was not attempted.
+  - When the vCenter stops answering, the call that waits ends after O(request_timeout) and every
+    host not yet done fails at once with the same reason.
 seealso:
   - module: fleetfix.remediate.esxi_time_info
   - ref: fleetfix.remediate.esxi_time role <ansible_collections.fleetfix.remediate.esxi_time_role>
@@ -181,7 +214,7 @@ hosts:
       description: C(ntp_servers), C(service_policy), C(service_running), C(firewall_enabled), C(protocol) before the run.
       type: dict
     after:
-      description: The same fields after the run (predicted in check mode).
+      description: The same fields after the run (predicted in check mode); after a fault, the state the successful writes left.
       type: dict
     actions:
       description: The write calls made (or planned in check mode), for example V(update_ntp), V(start_service).
@@ -222,14 +255,50 @@ hosts:
     protocol_applicable:
       description: Whether the host API supports the C(protocol) and C(enabled) date/time fields (vSphere 7.0.3 and later).
       type: bool
+    esxi_version:
+      description: The host's ESXi version (C(config.product.version)), for example V(8.0.3).
+      type: str
+    api_version:
+      description: The host's API version (C(config.product.apiVersion)), for example V(8.0.2.0).
+      type: str
+    firewall_managed_by:
+      description:
+        - V(ntpd) where the C(ntpClient) ruleset is owned by the service (ESXi 8.0.2 and later,
+          C(userControllable=false)). Such a ruleset is never written and is open while C(ntpd) runs.
+        - V(user) where the module opens or closes it.
+      type: str
+    version_notes:
+      description: Sentences on how the host's release was handled (NTP only before 7.0.3, left on PTP, ruleset owned by ntpd).
+      type: list
+      elements: str
+    written:
+      description: The write calls that succeeded (empty in check mode), in order.
+      type: list
+      elements: str
+    failed_action:
+      description: The write call that faulted, or V(null).
+      type: str
+    not_attempted:
+      description: The planned write calls after the one that faulted.
+      type: list
+      elements: str
   sample:
     - name: esx01.example.com
       changed: true
       skipped: null
       failed: null
-      before: {ntp_servers: [], service_policy: 'off', service_running: false, firewall_enabled: false, protocol: null}
-      after: {ntp_servers: [dc1.example.com], service_policy: 'on', service_running: true, firewall_enabled: true, protocol: null}
-      actions: [update_ntp, set_ruleset, update_service_policy, start_service]
+      before: {ntp_servers: [], service_policy: 'off', service_running: false, firewall_enabled: false, protocol: ntp,
+               time_services_enabled: true, firewall_allowed_hosts: [all]}
+      after: {ntp_servers: [dc1.example.com], service_policy: 'on', service_running: true, firewall_enabled: true, protocol: ntp,
+              time_services_enabled: true, firewall_allowed_hosts: [all]}
+      actions: [update_ntp, update_service_policy, start_service]
+      written: [update_ntp, update_service_policy, start_service]
+      failed_action: null
+      not_attempted: []
+      esxi_version: 8.0.3
+      api_version: 8.0.2.0
+      firewall_managed_by: ntpd
+      version_notes: ['ntpClient ruleset is owned by ntpd (ESXi 8.0.2+): it opens while ntpd runs and is never written']
       offset_seconds: 0.012
       offset_from_controller_seconds: 0.015
       initial_offset_seconds: 0.012
@@ -240,7 +309,11 @@ hosts:
       restarted: false
       clock_stepped: false
       step_refused: null
-      protocol_applicable: false
+      protocol_applicable: true
+msg:
+  description: Why nothing was done, when O(esxi_hostnames) is an empty list.
+  returned: when O(esxi_hostnames=[])
+  type: str
 ntp_sources:
   description: Every NTP server asked from the controller (empty with O(check_sources=false)), in the order given.
   returned: always
@@ -426,9 +499,10 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._esxi_time impo
     ValidationError,
     check_source_options,
     remediate,
+    resolve_server_addresses,
     source_check_argument_spec,
     source_warnings,
-    validate_servers,
+    validate_params,
 )
 from ansible_collections.fleetfix.remediate.plugins.module_utils._vsphere import (
     VSphereError,
@@ -456,21 +530,24 @@ def main():
         fail_on_drift=dict(type='bool', default=False),
         fail_on_unreachable=dict(type='bool', default=False),
         max_workers=dict(type='int', default=16),
+        protocol=dict(type='str', choices=['ntp', 'ptp']),
+        secure_ntp=dict(type='bool', default=False),
     )
     argument_spec.update(source_check_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    allowed = None
     try:
-        validate_servers(module.params['ntp_servers'])
+        validate_params(module.params)
+        if module.params['secure_ntp']:
+            allowed = resolve_server_addresses(module.params['ntp_servers'])
     except ValidationError as error:
         module.fail_json(msg=str(error))
-    if module.params['max_workers'] < 1:
-        module.fail_json(msg='max_workers must be 1 or more.')
     problem = check_source_options(module.params)
     if problem:
         module.fail_json(msg=problem)
     client = connect_from_module(module)
     try:
-        report, result, extra_failure = remediate(client, module.params, module.check_mode, module._diff)
+        report, result, extra_failure = remediate(client, module.params, module.check_mode, module._diff, allowed=allowed)
     except VSphereError as error:
         module.fail_json(msg=str(error))
     finally:

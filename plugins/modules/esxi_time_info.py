@@ -99,6 +99,26 @@ hosts:
     protocol_applicable:
       description: Whether the host API has the protocol field.
       type: bool
+    time_services_enabled:
+      description: Whether the host's time services are enabled (vSphere 7.0.3 and later), or V(null).
+      type: bool
+    firewall_allowed_hosts:
+      description: The addresses the C(ntpClient) ruleset allows, or V([all]).
+      type: list
+      elements: str
+    firewall_managed_by:
+      description: V(ntpd) where the C(ntpClient) ruleset is owned by the service (ESXi 8.0.2 and later), else V(user).
+      type: str
+    esxi_version:
+      description: The host's ESXi version, for example V(8.0.3).
+      type: str
+    api_version:
+      description: The host's API version, for example V(8.0.2.0).
+      type: str
+    version_notes:
+      description: Sentences on what the host's release means for time remediation.
+      type: list
+      elements: str
     time_zone:
       description: The host time zone.
       type: str
@@ -134,6 +154,12 @@ hosts:
       firewall_enabled: true
       protocol: null
       protocol_applicable: false
+      time_services_enabled: null
+      firewall_allowed_hosts: [all]
+      firewall_managed_by: user
+      esxi_version: 6.7.0
+      api_version: 6.7.3
+      version_notes: ['ESXi 6.7.0: no time protocol setting before 7.0.3; NTP only']
       time_zone: UTC
       connection_state: connected
       host_time: '2026-01-01T10:00:00.120000+00:00'
@@ -142,6 +168,10 @@ hosts:
       drifted: false
       tier: ok
       kerberos_fails: false
+msg:
+  description: Why no host was read, when O(esxi_hostnames) is an empty list.
+  returned: when O(esxi_hostnames=[])
+  type: str
 ntp_sources:
   description: Every NTP server asked from the controller (empty with O(check_sources=false)), in the order given.
   returned: always
@@ -282,7 +312,7 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._esxi_time impo
     report_info,
     source_check_argument_spec,
     source_warnings,
-    validate_servers,
+    validate_params,
 )
 from ansible_collections.fleetfix.remediate.plugins.module_utils._vsphere import (
     VSphereError,
@@ -302,10 +332,8 @@ def main():
     )
     argument_spec.update(source_check_argument_spec())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if module.params['max_workers'] < 1:
-        module.fail_json(msg='max_workers must be 1 or more.')
     try:
-        validate_servers(module.params['ntp_servers'])
+        validate_params(module.params)
     except ValidationError as error:
         module.fail_json(msg=str(error))
     problem = check_source_options(module.params)

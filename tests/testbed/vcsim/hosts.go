@@ -33,39 +33,83 @@ type hostSim struct {
 	service     *HostServiceSystem
 	firewall    *HostFirewallSystem
 	startOffset float64
+	release     esxRelease
+	// the 7.0.3+ start state: systemClockProtocol and HostDateTimeInfo.enabled
+	startProtocol string
+	startEnabled  bool
 
-	mu     sync.Mutex
-	offset float64
-	faults map[string]string
+	mu          sync.Mutex
+	offset      float64
+	faults      map[string]string
+	timeEnabled bool
+
+	// callMu serialises the UpdateDateTimeConfig calls of this host, so that pending (the
+	// request fields govmomi does not decode, set by the frontend) belongs to the call.
+	callMu  sync.Mutex
+	pending dateTimeConfigExtra
 }
 
 type fleet struct {
-	hosts map[string]*hostSim
-	order []string
+	hosts  map[string]*hostSim
+	order  []string
+	byMoid map[string]*hostSim // host and its date/time and firewall systems
+}
+
+// fleetOptions: the start state the launcher asks for.
+type fleetOptions struct {
+	drifted       int
+	driftSeconds  float64
+	releases      []esxRelease // cycled over the hosts in name order
+	ptpHosts      []string
+	disabledHosts []string
 }
 
 // newFleet extends every HostSystem of the inventory; one pass, no lookups per host.
-func newFleet(drifted int, driftSeconds float64) *fleet {
-	f := &fleet{hosts: map[string]*hostSim{}}
+func newFleet(opts fleetOptions) (*fleet, error) {
+	f := &fleet{hosts: map[string]*hostSim{}, byMoid: map[string]*hostSim{}}
 	for _, entity := range simulator.Map.All("HostSystem") {
 		host := entity.(*simulator.HostSystem)
-		f.hosts[host.Name] = attach(host)
+		f.hosts[host.Name] = &hostSim{name: host.Name, host: host}
 		f.order = append(f.order, host.Name)
 	}
 	sort.Strings(f.order)
 	for i, name := range f.order {
-		if i < drifted {
-			f.hosts[name].startOffset = driftSeconds
+		h := f.hosts[name]
+		if i < opts.drifted {
+			h.startOffset = opts.driftSeconds
 		}
+		h.release = opts.releases[i%len(opts.releases)]
+		h.startProtocol = "ntp"
+		h.startEnabled = true
+		attach(h)
+		f.byMoid[h.host.Reference().Value] = h
+		f.byMoid[h.dateTime.Reference().Value] = h
+		f.byMoid[h.firewall.Reference().Value] = h
+	}
+	for _, name := range opts.ptpHosts {
+		h, ok := f.hosts[name]
+		if !ok || !h.release.hasTimeProtocol() {
+			return nil, fmt.Errorf("-ptp-hosts: %q is not a host on ESXi 7.0.3 or later", name)
+		}
+		h.startProtocol = "ptp"
+	}
+	for _, name := range opts.disabledHosts {
+		h, ok := f.hosts[name]
+		if !ok || !h.release.hasTimeProtocol() {
+			return nil, fmt.Errorf("-disabled-hosts: %q is not a host on ESXi 7.0.3 or later", name)
+		}
+		h.startEnabled = false
 	}
 	for _, h := range f.hosts {
 		h.reset()
 	}
-	return f
+	return f, nil
 }
 
-func attach(host *simulator.HostSystem) *hostSim {
-	h := &hostSim{name: host.Name, host: host, faults: map[string]string{}}
+func attach(h *hostSim) {
+	host := h.host
+	h.faults = map[string]string{}
+	setProduct(host, h.release)
 
 	// NewHostSystem deep-copies the host config, so its firewall info and service list are
 	// this host's own; the firewall system must share that copy, not the package template.
@@ -83,7 +127,29 @@ func attach(host *simulator.HostSystem) *hostSim {
 	simulator.Map.Put(h.service)
 	serviceRef := h.service.Reference()
 	host.ConfigManager.ServiceSystem = &serviceRef
-	return h
+
+	if h.release.rulesetFollowsService() {
+		// as the recording: on 8.0.2+ the ntpd service lists no ruleset and the ruleset no
+		// service; ownership shows as userControllable false
+		h.withHost(func() {
+			h.setServiceLocked(ntpService, func(s *types.HostService) { s.Ruleset = nil })
+			h.changeRulesetLocked(ntpRuleset, func(r *types.HostFirewallRuleset) { r.Service = "" })
+		})
+	}
+}
+
+// setProduct gives the host the product of its ESXi release (config.product and summary).
+func setProduct(host *simulator.HostSystem, release esxRelease) {
+	product := host.Config.Product
+	product.Version = release.Version
+	product.ApiVersion = release.APIVersion
+	product.Build = release.Build
+	product.FullName = fmt.Sprintf("VMware ESXi %s build-%s", release.Version, release.Build)
+	product.Name = "VMware ESXi"
+	product.LicenseProductVersion = release.Version[:1] + ".0"
+	host.Config.Product = product
+	summary := product
+	host.Summary.Config.Product = &summary
 }
 
 // withHost runs f holding the host's registry lock.
@@ -102,8 +168,9 @@ func (h *hostSim) reset() {
 	h.mu.Lock()
 	h.offset = h.startOffset
 	h.faults = map[string]string{}
+	h.timeEnabled = h.startEnabled
 	h.mu.Unlock()
-	h.withSystem(h.dateTime, func() { h.setDateTimeLocked(utcZone, []string{}) })
+	h.withSystem(h.dateTime, func() { h.setDateTimeLocked(utcZone, []string{}, h.startProtocol) })
 	h.withSystem(h.service, func() {
 		h.setServiceLocked(ntpService, func(s *types.HostService) {
 			s.Policy = "off"
@@ -121,15 +188,37 @@ func (h *hostSim) reset() {
 
 // setDateTimeLocked writes the date/time info both where the HostDateTimeSystem serves it
 // and into host.config.dateTimeInfo, which clients read through the host.
-func (h *hostSim) setDateTimeLocked(zone types.HostDateTimeSystemTimeZone, servers []string) {
+// The protocol is kept only on 7.0.3+ hosts (older ones have no systemClockProtocol).
+func (h *hostSim) setDateTimeLocked(zone types.HostDateTimeSystemTimeZone, servers []string, protocol string) {
+	if !h.release.hasTimeProtocol() {
+		protocol = ""
+	}
 	info := types.HostDateTimeInfo{
-		TimeZone:  zone,
-		NtpConfig: &types.HostNtpConfig{Server: append([]string(nil), servers...)},
+		TimeZone:            zone,
+		SystemClockProtocol: protocol,
+		NtpConfig:           h.ntpConfig(servers),
 	}
 	h.dateTime.DateTimeInfo = info
 	copied := info
-	copied.NtpConfig = &types.HostNtpConfig{Server: append([]string(nil), servers...)}
+	copied.NtpConfig = h.ntpConfig(servers)
 	h.host.Config.DateTimeInfo = &copied
+}
+
+// ntpConfig: the servers and, on 7.0.3+, the ntp.conf lines ESXi derives from them.
+func (h *hostSim) ntpConfig(servers []string) *types.HostNtpConfig {
+	config := &types.HostNtpConfig{Server: append([]string(nil), servers...)}
+	if h.release.hasTimeProtocol() {
+		config.ConfigFile = []string{"restrict default nomodify notrap nopeer noquery", "restrict 127.0.0.1",
+			"restrict -6 ::1", "driftfile /etc/ntp.drift", "logconfig +clockstatus +peerstatus +sysstatus +syncstatus"}
+		for _, server := range servers {
+			config.ConfigFile = append(config.ConfigFile, "server "+server)
+		}
+	}
+	return config
+}
+
+func (h *hostSim) protocolLocked() string {
+	return h.host.Config.DateTimeInfo.SystemClockProtocol
 }
 
 // setServiceLocked changes one service. Responses are serialised after the locks are
@@ -149,6 +238,24 @@ func (h *hostSim) setServiceLocked(key string, change func(*types.HostService)) 
 		h.service.ServiceInfo = types.HostServiceInfo{Service: append([]types.HostService(nil), services...)}
 	}
 	return found
+}
+
+// ntpRunningLocked: whether ntpd runs on the host.
+func (h *hostSim) ntpRunningLocked() bool {
+	for _, svc := range h.host.Config.Service.Service {
+		if svc.Key == ntpService {
+			return svc.Running
+		}
+	}
+	return false
+}
+
+// followServiceLocked: on 8.0.2+ the ntpClient ruleset is open exactly while ntpd runs.
+func (h *hostSim) followServiceLocked() {
+	if h.release.rulesetFollowsService() {
+		running := h.ntpRunningLocked()
+		h.setRulesetLocked(ntpRuleset, running)
+	}
 }
 
 // setRulesetLocked enables or disables one ruleset, copy-on-write like setServiceLocked;
@@ -250,7 +357,29 @@ func (s *HostDateTimeSystem) UpdateDateTimeConfig(req *types.UpdateDateTimeConfi
 	if req.Config.NtpConfig != nil {
 		servers = req.Config.NtpConfig.Server
 	}
-	s.sim.withHost(func() { s.sim.setDateTimeLocked(zone, servers) })
+	extra := s.sim.pending
+	if extra.Present && !s.sim.release.hasTimeProtocol() {
+		// a 6.7 host does not know the 7.0.3 fields: its SOAP parser rejects the request
+		body.Fault_ = simulator.Fault(fmt.Sprintf("ESXi %s does not know HostDateTimeConfig.protocol/enabled (vSphere 7.0.3)",
+			s.sim.release.Version), &types.InvalidRequest{})
+		return body
+	}
+	protocol := s.DateTimeInfo.SystemClockProtocol
+	switch extra.Protocol {
+	case "":
+	case "ntp", "ptp":
+		protocol = extra.Protocol
+	default:
+		body.Fault_ = simulator.Fault("protocol must be ntp or ptp, not "+extra.Protocol,
+			&types.InvalidArgument{InvalidProperty: "config.protocol"})
+		return body
+	}
+	s.sim.withHost(func() { s.sim.setDateTimeLocked(zone, servers, protocol) })
+	if extra.Enabled != nil {
+		s.sim.mu.Lock()
+		s.sim.timeEnabled = *extra.Enabled
+		s.sim.mu.Unlock()
+	}
 	body.Res = &types.UpdateDateTimeConfigResponse{}
 	return body
 }
@@ -314,7 +443,12 @@ func (s *HostServiceSystem) change(method, key string, change func(*types.HostSe
 		return fault
 	}
 	found := false
-	s.sim.withHost(func() { found = s.sim.setServiceLocked(key, change) })
+	s.sim.withHost(func() {
+		found = s.sim.setServiceLocked(key, change)
+		if found && key == ntpService {
+			s.sim.followServiceLocked()
+		}
+	})
 	if !found {
 		return notFound("service " + key)
 	}
@@ -379,8 +513,25 @@ func (s *HostFirewallSystem) toggle(method, key string, enabled bool) *soap.Faul
 	if fault := s.sim.refuse(method); fault != nil {
 		return fault
 	}
+	release := s.sim.release
+	if key == ntpRuleset && release.rulesetFollowsService() {
+		return simulator.Fault(fmt.Sprintf("Ruleset %s is not user controllable: it is owned by service %s "+
+			"and follows it (ESXi %s)", ntpRuleset, ntpService, release.Version), &types.HostConfigFault{})
+	}
+	var fault *soap.Fault
 	found := false
-	s.sim.withHost(func() { found = s.sim.setRulesetLocked(key, enabled) })
+	s.sim.withHost(func() {
+		if key == ntpRuleset && enabled && release.rulesetOwnedByService() && !s.sim.ntpRunningLocked() {
+			fault = simulator.Fault(fmt.Sprintf("Cannot enable ruleset %s: the service %s that owns it is not running",
+				ntpRuleset, ntpService), &types.HostConfigFault{})
+			found = true
+			return
+		}
+		found = s.sim.setRulesetLocked(key, enabled)
+	})
+	if fault != nil {
+		return fault
+	}
 	if !found {
 		return notFound("ruleset " + key)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,10 @@ func main() {
 	username := flag.String("username", "administrator@vsphere.local", "the one user that may log in")
 	password := flag.String("password", "", "that user's password (or $VCSIM_PASSWORD)")
 	plainHTTP := flag.Bool("http", false, "serve plain HTTP instead of HTTPS")
+	versions := flag.String("versions", "6.7.0,7.0.3,8.0.3", "ESXi versions, cycled over the hosts in name order ("+releaseNames()+")")
+	ptpHosts := flag.String("ptp-hosts", "", "comma-separated hosts (7.0.3+) that start on PTP")
+	disabledHosts := flag.String("disabled-hosts", "", "comma-separated hosts (7.0.3+) that start with time services disabled")
+	esxMode := flag.Bool("esx", false, "simulate one standalone ESXi host (govmomi's ESX model) instead of a vCenter")
 	flag.Parse()
 
 	if *password == "" {
@@ -42,16 +47,34 @@ func main() {
 	if *clusters < 0 || *hostsPerCluster < 0 || *standalone < 0 || *drifted < 0 {
 		log.Fatal("counts must not be negative")
 	}
+	releases, err := parseVersionList(*versions)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	started := time.Now()
-	model := simulator.VPX()
-	model.Datacenter = 1
-	model.Cluster = *clusters
-	model.ClusterHost = *hostsPerCluster
-	if *clusters == 0 {
-		model.ClusterHost = 0
+	var model *simulator.Model
+	if *esxMode {
+		model = simulator.ESX()
+		model.ServiceContent.About.Version = releases[0].Version
+		model.ServiceContent.About.ApiVersion = releases[0].APIVersion
+		model.ServiceContent.About.Build = releases[0].Build
+		model.ServiceContent.About.FullName = fmt.Sprintf("VMware ESXi %s build-%s", releases[0].Version, releases[0].Build)
+	} else {
+		model = simulator.VPX()
+		model.Datacenter = 1
+		model.Cluster = *clusters
+		model.ClusterHost = *hostsPerCluster
+		if *clusters == 0 {
+			model.ClusterHost = 0
+		}
+		model.Host = *standalone
+		// the vCenter answers as vSphere 8.0 Update 3, so pyVmomi negotiates API 8.0.3.0
+		model.ServiceContent.About.Version = vcenterVersion
+		model.ServiceContent.About.ApiVersion = vcenterAPIVersion
+		model.ServiceContent.About.Build = vcenterBuild
+		model.ServiceContent.About.FullName = fmt.Sprintf("VMware vCenter Server %s build-%s", vcenterVersion, vcenterBuild)
 	}
-	model.Host = *standalone
 	model.Machine = 0
 	model.Autostart = false
 	model.Portgroup = 0
@@ -61,7 +84,11 @@ func main() {
 	}
 	created := time.Now()
 
-	fleet := newFleet(*drifted, *driftSeconds)
+	fleet, err := newFleet(fleetOptions{drifted: *drifted, driftSeconds: *driftSeconds, releases: releases,
+		ptpHosts: splitList(*ptpHosts), disabledHosts: splitList(*disabledHosts)})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if _, err := addGuests(fleet); err != nil {
 		log.Fatalf("adding the VMs: %s", err)
 	}
@@ -74,7 +101,7 @@ func main() {
 	server := model.Service.NewServer()
 	// Wrap the simulator's handler before anyone is told the address: count SOAP requests
 	// and answer the control API.
-	server.Config.Handler = newFrontend(fleet, server.Config.Handler)
+	server.Config.Handler = newFrontend(fleet, server.Config.Handler, model.ServiceContent.About.ApiVersion)
 
 	names := make([]string, 0, len(fleet.hosts))
 	for name := range fleet.hosts {
@@ -92,4 +119,14 @@ func main() {
 	<-stop
 	server.Close()
 	model.Remove()
+}
+
+func splitList(list string) []string {
+	var names []string
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
 }

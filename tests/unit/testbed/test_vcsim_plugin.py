@@ -93,6 +93,9 @@ def test_set_options_are_typed_like_the_defaults():
     ({'port': 70000}, 'vcsim.port must be a TCP port'),
     ({'clusters': 0, 'standalone_hosts': 0}, 'at least one host'),
     ({'password': ''}, 'password must not be empty'),
+    ({'versions': '6.7.0,9.9'}, 'vcsim.versions must list ESXi versions'),
+    ({'versions': '6.7.0', 'ptp_hosts': 1}, 'needs that many ESXi 8 hosts'),
+    ({'versions': '8.0.3', 'disabled_hosts': 2}, 'that many 7.0.3 hosts'),
 ])
 def test_bad_options_are_refused_with_a_message(changes, message):
     with pytest.raises(TestbedError, match=message):
@@ -107,6 +110,7 @@ def test_command_line_keeps_the_password_out_of_argv():
         '-listen': '127.0.0.1:18555', '-clusters': '4', '-hosts-per-cluster': '5',
         '-standalone-hosts': '2', '-drifted': '3', '-drift-seconds': '600.0',
         '-username': 'administrator@vsphere.local',
+        '-versions': '6.7.0,7.0.3,8.0.3', '-ptp-hosts': 'DC0_C0_H2', '-disabled-hosts': 'DC0_C0_H1',
     }
     assert vcsim.PLUGIN.options['password'] not in argv
 
@@ -157,3 +161,26 @@ def test_build_skips_an_up_to_date_binary(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(vcsim.shutil, 'which', lambda name: pytest.fail('go must not be looked for'))
     vcsim.PLUGIN.build(Context(vcsim.PLUGIN, str(tmp_path), options()))
     assert 'up to date' in capsys.readouterr().out
+
+
+def test_the_default_fleet_mixes_releases_with_one_ptp_and_one_disabled_host():
+    part = vcsim.inventory_part(options())['vars']
+    assert part['testbed_vcsim_api_version'] == '8.0.3.0'
+    assert part['testbed_vcsim_host_versions'] == {
+        'DC0_C0_H0': '6.7.0', 'DC0_C0_H1': '7.0.3', 'DC0_C0_H2': '8.0.3', 'DC0_C1_H0': '6.7.0',
+        'DC0_C1_H1': '7.0.3', 'DC0_C1_H2': '8.0.3', 'DC0_H0': '6.7.0'}
+    assert part['testbed_vcsim_ptp_hosts'] == ['DC0_C0_H2']
+    assert part['testbed_vcsim_disabled_hosts'] == ['DC0_C0_H1']
+
+
+def test_the_esx_part_runs_the_same_binary_in_esx_mode():
+    from testbed.plugins import esx  # pylint: disable=import-outside-toplevel
+    options = dict(esx.PLUGIN.options)
+    argv = esx.command_line(options)
+    assert argv[:2] == [vcsim.BINARY, '-esx']
+    assert dict(zip(argv[2::2], argv[3::2]))['-versions'] == '8.0.3'
+    assert options['password'] not in argv
+    part = esx.inventory_part(options)['vars']
+    assert part['testbed_esx_host_name'] == 'localhost.localdomain' and part['testbed_esx_port'] == 18453
+    with pytest.raises(TestbedError, match='one ESXi version'):
+        esx.check_options(dict(options, version='7.0.3,8.0.3'))

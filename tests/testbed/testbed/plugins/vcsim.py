@@ -34,9 +34,45 @@ def host_names(clusters, hosts_per_cluster, standalone_hosts):
     return by_cluster, standalone
 
 
+ESX_VERSIONS = ('6.7.0', '7.0.3', '8.0.0', '8.0.1', '8.0.2', '8.0.3')
+
+
+def _version_tuple(version):
+    return tuple(int(part) for part in version.split('.'))
+
+
+def host_versions(options):
+    """``{host: ESXi version}``: ``options['versions']`` cycled over the hosts in name order."""
+    by_cluster, standalone = host_names(options['clusters'], options['hosts_per_cluster'], options['standalone_hosts'])
+    names = sorted([name for hosts in by_cluster.values() for name in hosts] + standalone)
+    versions = version_list(options['versions'])
+    return {name: versions[index % len(versions)] for index, name in enumerate(names)}
+
+
+def version_list(text):
+    versions = ['6.7.0' if item.strip() == '6.7' else item.strip() for item in str(text).split(',') if item.strip()]
+    unknown = [version for version in versions if version not in ESX_VERSIONS]
+    if not versions or unknown:
+        raise TestbedError('vcsim.versions must list ESXi versions from %s, not %r.' % (', '.join(ESX_VERSIONS), text))
+    return versions
+
+
+def special_hosts(options):
+    """The hosts that start on PTP (the first ``ptp_hosts`` on ESXi 8) and with time services
+    disabled (the first ``disabled_hosts`` on 7.0.3), in name order."""
+    versions = host_versions(options)
+    on_8 = [name for name in sorted(versions) if _version_tuple(versions[name]) >= (8, 0, 0)]
+    on_703 = [name for name in sorted(versions) if (7, 0, 3) <= _version_tuple(versions[name]) < (8, 0, 0)]
+    if len(on_8) < options['ptp_hosts'] or len(on_703) < options['disabled_hosts']:
+        raise TestbedError('vcsim.ptp_hosts (%d) needs that many ESXi 8 hosts (there are %d) and vcsim.disabled_hosts '
+                           '(%d) that many 7.0.3 hosts (there are %d): change vcsim.versions or set them to 0.' % (
+                               options['ptp_hosts'], len(on_8), options['disabled_hosts'], len(on_703)))
+    return on_8[:options['ptp_hosts']], on_703[:options['disabled_hosts']]
+
+
 def check_options(options):
     """Raise TestbedError for options the simulator cannot start with."""
-    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted', 'vms_per_host'):
+    for key in ('clusters', 'hosts_per_cluster', 'standalone_hosts', 'drifted', 'vms_per_host', 'ptp_hosts', 'disabled_hosts'):
         if options[key] < 0:
             raise TestbedError('vcsim.%s must be 0 or more, not %s.' % (key, options[key]))
     if not 1 <= options['port'] <= 65535:
@@ -45,6 +81,7 @@ def check_options(options):
         raise TestbedError('vcsim needs at least one host: raise vcsim.hosts_per_cluster or vcsim.standalone_hosts.')
     if not options['password']:
         raise TestbedError('vcsim.password must not be empty.')
+    special_hosts(options)
 
 
 def inventory_part(options):
@@ -52,6 +89,7 @@ def inventory_part(options):
     by_cluster, standalone = host_names(options['clusters'], options['hosts_per_cluster'], options['standalone_hosts'])
     all_hosts = sorted([name for names in by_cluster.values() for name in names] + standalone)
     port = options['port']
+    ptp, disabled = special_hosts(options)
     return {
         'vars': {
             'testbed_vcsim_hostname': '127.0.0.1',
@@ -66,6 +104,10 @@ def inventory_part(options):
             'testbed_vcsim_standalone_hosts': standalone,
             'testbed_vcsim_drifted_hosts': all_hosts[:options['drifted']],
             'testbed_vcsim_drift_seconds': options['drift_seconds'],
+            'testbed_vcsim_api_version': '8.0.3.0',
+            'testbed_vcsim_host_versions': host_versions(options),
+            'testbed_vcsim_ptp_hosts': ptp,
+            'testbed_vcsim_disabled_hosts': disabled,
             'testbed_vcsim_vms': guests(all_hosts, options['vms_per_host'])['vms'],
         },
         'groups': {
@@ -97,6 +139,9 @@ def command_line(options):
         '-drifted', str(options['drifted']),
         '-drift-seconds', repr(float(options['drift_seconds'])),
         '-username', options['username'],
+        '-versions', ','.join(version_list(options['versions'])),
+        '-ptp-hosts', ','.join(special_hosts(options)[0]),
+        '-disabled-hosts', ','.join(special_hosts(options)[1]),
     ]
 
 
@@ -115,6 +160,31 @@ def start_timeout(options):
     return 30.0 + hosts / 20.0
 
 
+def build_binary(work_dir):
+    """Compile the simulator when it is missing or older than its sources (vcsim and esx parts)."""
+    if not needs_build():
+        print('vcsim: %s is up to date' % BINARY)
+        return
+    go = shutil.which('go')
+    if not go:
+        raise TestbedError('vcsim: the Go compiler (go) is not installed. ' + SETUP_HINT)
+    if not os.path.isdir(GOVMOMI_SIMULATOR):
+        raise TestbedError('vcsim: govmomi sources are missing (%s). %s' % (GOVMOMI_SIMULATOR, SETUP_HINT))
+    env = dict(os.environ)
+    env.update({
+        'GOPATH': GOPATH,
+        'GO111MODULE': 'off',
+        'GOFLAGS': '',
+        'GOCACHE': os.environ.get('GOCACHE') or os.path.join(work_dir, 'gocache'),
+    })
+    print('vcsim: compiling %s from %s (GOPATH=%s GO111MODULE=off go build; about 30 s the first time)' % (
+        BINARY, SOURCE_DIR, GOPATH), flush=True)
+    result = subprocess.run([go, 'build', '-o', BINARY, '.'], cwd=SOURCE_DIR, env=env,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise TestbedError('vcsim: go build failed in %s:\n%s%s' % (SOURCE_DIR, result.stdout, result.stderr))
+
+
 class VcsimPlugin(Plugin):
     name = 'vcsim'
     description = 'vCenter simulator with ESXi host time (govmomi vcsim, HTTPS)'
@@ -127,32 +197,15 @@ class VcsimPlugin(Plugin):
         'drift_seconds': 600.0,
         'username': 'administrator@vsphere.local',
         'password': 'FleetFix-vcsim-1!',
+        'versions': '6.7.0,7.0.3,8.0.3',
+        'ptp_hosts': 1,
+        'disabled_hosts': 1,
         'vms_per_host': 3,
     }
 
     def build(self, ctx):
         check_options(ctx.options)
-        if not needs_build():
-            print('vcsim: %s is up to date' % BINARY)
-            return
-        go = shutil.which('go')
-        if not go:
-            raise TestbedError('vcsim: the Go compiler (go) is not installed. ' + SETUP_HINT)
-        if not os.path.isdir(GOVMOMI_SIMULATOR):
-            raise TestbedError('vcsim: govmomi sources are missing (%s). %s' % (GOVMOMI_SIMULATOR, SETUP_HINT))
-        env = dict(os.environ)
-        env.update({
-            'GOPATH': GOPATH,
-            'GO111MODULE': 'off',
-            'GOFLAGS': '',
-            'GOCACHE': os.environ.get('GOCACHE') or os.path.join(ctx.work_dir, 'gocache'),
-        })
-        print('vcsim: compiling %s from %s (GOPATH=%s GO111MODULE=off go build; about 30 s the first time)' % (
-            BINARY, SOURCE_DIR, GOPATH), flush=True)
-        result = subprocess.run([go, 'build', '-o', BINARY, '.'], cwd=SOURCE_DIR, env=env,
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise TestbedError('vcsim: go build failed in %s:\n%s%s' % (SOURCE_DIR, result.stdout, result.stderr))
+        build_binary(ctx.work_dir)
 
     def start(self, ctx):
         options = ctx.options

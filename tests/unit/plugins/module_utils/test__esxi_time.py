@@ -23,7 +23,8 @@ def params(**overrides):
     values = dict(ntp_servers=['ntp1.example.com', '192.0.2.1'], state='present', exclusive=True,
                   service_policy='on', service_running=True, restart_on_change=True, firewall=True,
                   max_offset_seconds=5.0, step_clock=False, fail_on_drift=False, fail_on_unreachable=False,
-                  max_workers=4, esxi_hostnames=None, cluster_name=None, datacenter=None)
+                  max_workers=4, esxi_hostnames=None, cluster_name=None, datacenter=None, protocol=None,
+                  secure_ntp=False)
     values.update(overrides)
     return values
 
@@ -31,7 +32,9 @@ def params(**overrides):
 def host(name='esx1', **overrides):
     values = dict(name=name, ref=name, connection_state='connected', supports_protocol=False,
                   ntp_servers=[], protocol=None, ntp_enabled=None, time_zone='UTC', service_policy='off',
-                  service_running=False, service_present=True, firewall_enabled=False, offset=0.0)
+                  service_running=False, service_present=True, firewall_enabled=False, offset=0.0,
+                  firewall_user_controllable=None, firewall_ip_configurable=None, firewall_all_ip=True,
+                  firewall_allowed_ips=[], product_version='6.7.0', api_version='6.7.3')
     values.update(overrides)
     return values
 
@@ -73,8 +76,11 @@ class FakeClient:
         self._write(state, 'UpdateDateTime')
         self.hosts[state['name']]['offset'] = 0.0
 
-    def update_ntp(self, state, servers, set_protocol=False):
-        self._write(state, 'UpdateDateTimeConfig', tuple(servers), set_protocol)
+    def update_ntp(self, state, servers, protocol=None, enabled=None):
+        self._write(state, 'UpdateDateTimeConfig', tuple(servers), protocol, enabled)
+
+    def set_ruleset_allowed_hosts(self, state, addresses):
+        self._write(state, 'UpdateRuleset', tuple(addresses))
 
     def update_service_policy(self, state, policy):
         self._write(state, 'UpdateServicePolicy', policy)
@@ -104,7 +110,7 @@ def test_malformed_servers(server):
 
 
 def test_validate_rejects_malformed_naming_them():
-    with pytest.raises(esxi_time.ValidationError, match=r"'bad_name'.*Nothing was changed"):
+    with pytest.raises(esxi_time.ValidationError, match=r"'bad_name'.*nothing was changed"):
         esxi_time.validate_servers(['ntp.example.com', 'bad_name'])
 
 
@@ -136,8 +142,9 @@ def test_desired_servers_exclusive_append_absent():
 
 def test_plan_for_a_fresh_host():
     desired, actions = esxi_time.plan_host(host(), params())
+    # the ruleset last: from 7.0.3 it cannot be opened while ntpd is stopped
     assert [action for action, _argument in actions] == [
-        'update_ntp', 'set_ruleset', 'update_service_policy', 'start_service']
+        'update_ntp', 'update_service_policy', 'start_service', 'set_ruleset']
     assert desired['ntp_servers'] == ['ntp1.example.com', '192.0.2.1']
 
 
@@ -157,7 +164,7 @@ def test_plan_stops_and_closes_when_asked():
     running = host(ntp_servers=['192.0.2.1', 'ntp1.example.com'], service_policy='on', service_running=True,
                    firewall_enabled=True)
     actions = esxi_time.plan_host(running, params(service_running=False, firewall=False, service_policy='off'))[1]
-    assert actions == [('set_ruleset', False), ('update_service_policy', 'off'), ('stop_service', None)]
+    assert actions == [('update_service_policy', 'off'), ('stop_service', None), ('set_ruleset', False)]
 
 
 def test_plan_without_servers_leaves_the_list_alone():
@@ -169,11 +176,14 @@ def test_protocol_set_only_where_the_api_supports_it():
     servers = ['192.0.2.1', 'ntp1.example.com']
     modern = host(ntp_servers=servers, service_policy='on', service_running=True, firewall_enabled=True,
                   supports_protocol=True, protocol='ptp', ntp_enabled=True)
+    # a PTP host stays on PTP unless protocol: ntp asks otherwise
     desired, actions = esxi_time.plan_host(modern, params())
-    assert actions[0] == ('update_ntp', (servers, True))
+    assert actions == [] and desired['protocol'] == 'ptp'
+    desired, actions = esxi_time.plan_host(modern, params(protocol='ntp'))
+    assert actions[0] == ('update_ntp', (servers, 'ntp', None))
     assert desired['protocol'] == 'ntp'
     old = dict(modern, supports_protocol=False)
-    assert esxi_time.plan_host(old, params())[1] == []
+    assert esxi_time.plan_host(old, params(protocol='ntp'))[1] == []
 
 
 def test_api_version_compare():
@@ -198,8 +208,8 @@ def test_remediate_then_second_run_unchanged():
     client = FakeClient([host('esx1')])
     result = esxi_time.remediate(client, params(), check_mode=False, diff=False, clock=clock)[1]
     assert result['changed'] is True
-    assert [call[1] for call in client.calls] == ['UpdateDateTimeConfig', 'EnableRuleset', 'UpdateServicePolicy',
-                                                  'StartService']
+    assert [call[1] for call in client.calls] == ['UpdateDateTimeConfig', 'UpdateServicePolicy', 'StartService',
+                                                  'EnableRuleset']
     client.hosts['esx1'].update(ntp_servers=['ntp1.example.com', '192.0.2.1'], service_policy='on',
                                 service_running=True, firewall_enabled=True)
     client.calls = []
@@ -323,3 +333,129 @@ def test_info_reports_state_and_offset():
     assert second['skipped'] == 'host is notResponding'
     assert result['changed'] is False and client.calls == []
     assert report.failure_message() is None
+
+
+# ---- ESXi 7.0.3 / 8.0 ----------------------------------------------------------------------
+
+def host_703(name='esx703', **overrides):
+    values = dict(supports_protocol=True, protocol='ntp', ntp_enabled=True, product_version='7.0.3', api_version='7.0.3.0')
+    values.update(overrides)
+    return host(name, **values)
+
+
+def host_803(name='esx803', **overrides):
+    values = dict(supports_protocol=True, protocol='ntp', ntp_enabled=True, product_version='8.0.3', api_version='8.0.2.0',
+                  firewall_user_controllable=False, firewall_ip_configurable=True)
+    values.update(overrides)
+    return host(name, **values)
+
+
+def test_service_owned_ruleset_is_never_written_and_follows_ntpd():
+    desired, actions = esxi_time.plan_host(host_803(), params())
+    assert [action for action, _argument in actions] == ['update_ntp', 'update_service_policy', 'start_service']
+    assert desired['firewall_enabled'] is True  # ntpd running opens it
+    assert esxi_time.firewall_managed_by(host_803()) == 'ntpd'
+    assert esxi_time.firewall_managed_by(host_703()) == 'user'
+    client = FakeClient([host_803()])
+    result = esxi_time.remediate(client, params(), False, False, clock=clock)[1]
+    entry = result['hosts'][0]
+    assert not [call for call in client.calls if call[1] in ('EnableRuleset', 'DisableRuleset')]
+    assert entry['firewall_managed_by'] == 'ntpd' and entry['after']['firewall_enabled'] is True
+    assert any('owned by ntpd' in note for note in entry['version_notes'])
+
+
+def test_service_owned_ruleset_closes_with_a_stopped_ntpd_without_a_write():
+    running = host_803(ntp_servers=['ntp1.example.com', '192.0.2.1'], service_policy='on', service_running=True,
+                       firewall_enabled=True)
+    desired, actions = esxi_time.plan_host(running, params(service_running=False))
+    assert actions == [('stop_service', None)] and desired['firewall_enabled'] is False
+
+
+def test_disabled_time_services_are_turned_on():
+    disabled = host_703(ntp_servers=['ntp1.example.com', '192.0.2.1'], service_policy='on', service_running=True,
+                        firewall_enabled=True, ntp_enabled=False)
+    desired, actions = esxi_time.plan_host(disabled, params())
+    assert actions[0] == ('update_ntp', (['ntp1.example.com', '192.0.2.1'], None, True))
+    assert desired['time_services_enabled'] is True
+
+
+def test_protocol_ptp_switches_and_fails_on_old_hosts():
+    client = FakeClient([host_703(), host('esx67')])
+    report, result, _extra = esxi_time.remediate(client, params(protocol='ptp'), False, False, clock=clock)
+    by_name = {entry['name']: entry for entry in result['hosts']}
+    assert by_name['esx703']['after']['protocol'] == 'ptp'
+    assert [call[1:] for call in client.calls] == [('UpdateDateTimeConfig', (), 'ptp', True)]
+    assert 'needs ESXi 7.0.3' in by_name['esx67']['failed']
+
+
+def test_ptp_host_reported_not_switched():
+    client = FakeClient([host_803(protocol='ptp')])
+    result = esxi_time.remediate(client, params(), False, False, clock=clock)[1]
+    assert client.calls == [] and result['changed'] is False
+    assert any('left on PTP' in note for note in result['hosts'][0]['version_notes'])
+
+
+def test_partial_failure_shows_what_was_written():
+    client = FakeClient([host('esx1')], faults={('esx1', 'UpdateServicePolicy'): 'HostConfigFault'})
+    report, result, _extra = esxi_time.remediate(client, params(), False, True, clock=clock)
+    entry = result['hosts'][0]
+    assert entry['changed'] is True and entry['written'] == ['update_ntp']
+    assert entry['failed_action'] == 'update_service_policy'
+    assert entry['not_attempted'] == ['start_service', 'set_ruleset']
+    assert entry['after']['ntp_servers'] == ['ntp1.example.com', '192.0.2.1']
+    assert entry['after']['service_policy'] == 'off'
+    assert 'after update_ntp succeeded' in report.failure_message()
+    assert result['diff']['after']['esx1']['ntp_servers'] == ['ntp1.example.com', '192.0.2.1']
+
+
+def test_secure_ntp_restricts_the_ip_list_where_configurable_and_is_idempotent():
+    addresses = ['127.0.0.61', '127.0.0.62']
+    client = FakeClient([host_803(), host('esx67')])
+    result = esxi_time.remediate(client, params(secure_ntp=True), False, False, clock=clock, allowed=addresses)[1]
+    assert {call[0] for call in client.calls if call[1] == 'UpdateRuleset'} == {'esx803', 'esx67'}
+    assert all(entry['after']['firewall_allowed_hosts'] == addresses for entry in result['hosts'])
+    restricted = host_803(ntp_servers=['ntp1.example.com', '192.0.2.1'], service_policy='on', service_running=True,
+                          firewall_enabled=True, firewall_all_ip=False, firewall_allowed_ips=['127.0.0.62', '127.0.0.61'])
+    assert esxi_time.plan_host(restricted, params(secure_ntp=True), addresses)[1] == []
+    fixed_list = host_803(firewall_ip_configurable=False)
+    assert 'set_allowed_hosts' not in [a for a, _x in esxi_time.plan_host(fixed_list, params(), addresses)[1]]
+
+
+def test_resolve_server_addresses_once_and_refuses_unknown_names():
+    def resolve(name, port, family, kind):
+        if name == 'ntp.fleetfix.test':
+            return [(2, 2, 17, '', ('127.0.0.61', 123)), (10, 2, 17, '', ('::1', 123, 0, 0))]
+        raise esxi_time.socket.gaierror(-2, 'Name or service not known')
+    assert esxi_time.resolve_server_addresses(['ntp.fleetfix.test.', '127.0.0.62'], resolve) == ['127.0.0.61', '127.0.0.62', '::1']
+    with pytest.raises(esxi_time.ValidationError, match='cannot resolve nowhere.test'):
+        esxi_time.resolve_server_addresses(['nowhere.test'], resolve)
+
+
+@pytest.mark.parametrize('offset', [-1.0, 0.0, float('nan'), float('inf')])
+def test_max_offset_seconds_must_be_positive_and_finite(offset):
+    with pytest.raises(esxi_time.ValidationError, match='max_offset_seconds'):
+        esxi_time.validate_params(params(max_offset_seconds=offset, step_clock=True))
+
+
+def test_non_ascii_and_trailing_dot_duplicates_refused():
+    with pytest.raises(esxi_time.ValidationError, match='xn--'):
+        esxi_time.validate_servers(['\u212Aelvin.example'])
+    with pytest.raises(esxi_time.ValidationError, match='more than once'):
+        esxi_time.validate_servers(['ntp.example.', 'ntp.example'])
+    assert esxi_time.same_servers(['ntp.example.'], ['NTP.example'])
+
+
+def test_secure_ntp_needs_servers():
+    with pytest.raises(esxi_time.ValidationError, match='secure_ntp needs ntp_servers'):
+        esxi_time.validate_params(params(secure_ntp=True, ntp_servers=None))
+
+
+def test_empty_host_list_is_an_empty_scope():
+    class Client(FakeClient):
+        def find_hosts(self, esxi_hostnames=None, cluster_name=None, datacenter=None):
+            assert esxi_hostnames == []
+            return []
+    client = Client([host('esx1')])
+    _report, result, _extra = esxi_time.remediate(client, params(esxi_hostnames=[]), False, False, clock=clock)
+    assert result['hosts'] == [] and result['changed'] is False and client.calls == []
+    assert 'empty list' in result['msg']

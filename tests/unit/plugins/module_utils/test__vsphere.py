@@ -98,13 +98,16 @@ def test_reader_keeps_only_what_the_decision_needs_whatever_the_chunks(chunk):
     assert rows[0] == dict(moid='host-1', name='esx1', connection_state='connected', api_version='6.5',
                            ntp_servers=['ntp1.example.com', '192.0.2.1'], protocol=None, ntp_enabled=None, time_zone='UTC',
                            service_policy='on', service_running=True, service_present=True, firewall_enabled=True,
-                           date_time_system='datetime-host-1', service_system='service-host-1', firewall_system='firewall-host-1')
+                           date_time_system='datetime-host-1', service_system='service-host-1', firewall_system='firewall-host-1',
+                           product_version=None, firewall_user_controllable=None, firewall_ip_configurable=None,
+                           firewall_all_ip=True, firewall_allowed_ips=[])
     assert (rows[1]['ntp_servers'], rows[1]['service_policy'], rows[1]['service_running'], rows[1]['firewall_enabled']) == ([], 'off', False, False)
     # a property the server could not read is absent, as pyVmomi leaves it unset
     assert rows[2] == dict(moid='host-9', name='esx9', connection_state='disconnected', api_version=None, ntp_servers=[],
                            protocol=None, ntp_enabled=None, time_zone=None, service_policy=None, service_running=False,
                            service_present=False, firewall_enabled=None, date_time_system=None, service_system=None,
-                           firewall_system=None)
+                           firewall_system=None, product_version=None, firewall_user_controllable=None,
+                           firewall_ip_configurable=None, firewall_all_ip=True, firewall_allowed_ips=[])
 
 
 def test_reader_without_token_and_newer_fields():
@@ -225,10 +228,12 @@ def test_fault_is_decoded_without_secrets():
 
 def test_http_error_and_broken_xml_are_readable():
     client = client_with([FakeResponse(503, b'busy')])
-    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: HTTP 503 Service Unavailable$'):
+    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: '
+                                                    r'vCenter/ESXi vc.example.com:443 answered HTTP 503 Service Unavailable$'):
         client.read_time_state([vim.HostSystem('host-1')])
     client = client_with([FakeResponse(200, response([host_object('host-1', 'esx1')])[:-40])])
-    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: unclosed token'):
+    with pytest.raises(_vsphere.VSphereError, match=r'^Reading host properties \(RetrievePropertiesEx\) failed: '
+                                                    r'vCenter/ESXi vc.example.com:443 sent XML that does not parse \(unclosed token'):
         client.read_time_state([vim.HostSystem('host-1')])
     assert client.service_instance._stub.dropped == 1  # pylint: disable=protected-access
 
@@ -237,6 +242,24 @@ def test_no_hosts_no_request():
     client = client_with([])
     assert client.read_time_state([]) == {}
     assert client.service_instance._stub.requests == []  # pylint: disable=protected-access
+
+
+class TruncatedResponse(FakeResponse):
+    """An answer whose server died after half of its Content-Length."""
+
+    def __init__(self, body):
+        super().__init__(200, body[:len(body) // 2])
+        self.length = len(body) - len(body) // 2  # what http.client still expected when the data ended
+
+
+def test_an_answer_cut_short_is_a_closed_connection_and_stops_the_run():
+    client = client_with([TruncatedResponse(response([host_object('host-1', 'esx1')]))])
+    with pytest.raises(_vsphere.VSphereError) as error:
+        client.read_time_state([vim.HostSystem('host-1')])
+    assert str(error.value) == ('Reading host properties (RetrievePropertiesEx) failed: vCenter/ESXi vc.example.com:443 '
+                                'closed the connection in the middle of an answer; check that it is still running.')
+    with pytest.raises(_vsphere.VSphereError, match='^not attempted: vCenter/ESXi vc.example.com:443 earlier in this run'):
+        client.query_date_time(dict(date_time_system=vim.host.DateTimeSystem('dateTimeSystem-1')))
 
 
 class FakeCollector:

@@ -52,7 +52,7 @@ def test_esxi_ntp_remediates_and_logs_out(session, capsys):
     assert result['changed'] is True
     assert result['summary'] == dict(total=2, changed=1, ok=1, skipped=1, failed=0, drifted=0,
                                      by_tier=dict(ok=1, warning=0, critical=0, unknown=1), guests_at_risk=0)
-    assert ('esx1', 'UpdateDateTimeConfig', ('ntp.example.com',), False) in session.calls
+    assert ('esx1', 'UpdateDateTimeConfig', ('ntp.example.com',), None, None) in session.calls
     assert session.disconnected
     assert SECRET not in json.dumps(result)
 

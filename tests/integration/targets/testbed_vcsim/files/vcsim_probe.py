@@ -40,6 +40,12 @@ def host_state(host):
     date_time_system = host.configManager.dateTimeSystem
     firewall_system = host.configManager.firewallSystem
     state = {'connection_state': str(host.runtime.connectionState)}
+    state['product_version'] = config.product.version
+    state['protocol'] = config.dateTimeInfo.systemClockProtocol
+    state['time_services_enabled'] = config.dateTimeInfo.enabled
+    ntp_ruleset = [rule for rule in config.firewall.ruleset if rule.key == 'ntpClient'][0]
+    state['firewall_user_controllable'] = ntp_ruleset.userControllable
+    state['firewall_ip_configurable'] = ntp_ruleset.ipListUserConfigurable
     ntpd = [service for service in config.service.service if service.key == 'ntpd'][0]
     state['config_ntp_servers'] = list(config.dateTimeInfo.ntpConfig.server or [])
     state['config_time_zone'] = config.dateTimeInfo.timeZone.key
@@ -72,7 +78,12 @@ def call(hosts, operation):
     method = operation['method']
     if method in ('UpdateDateTimeConfig',):
         target = host.configManager.dateTimeSystem
-        args = {'config': vim.host.DateTimeConfig(ntpConfig=vim.host.NtpConfig(server=operation['servers']))}
+        config = vim.host.DateTimeConfig(ntpConfig=vim.host.NtpConfig(server=operation['servers']))
+        if 'protocol' in operation:
+            config.protocol = operation['protocol']
+        if 'enabled' in operation:
+            config.enabled = operation['enabled']
+        args = {'config': config}
     elif method == 'UpdateDateTime':
         target = host.configManager.dateTimeSystem
         args = {'dateTime': datetime.datetime.now(datetime.timezone.utc)}
@@ -121,7 +132,11 @@ def main():
             if service_instance is None:
                 service_instance = connect(host, port, user, password)
             hosts = all_hosts(service_instance.RetrieveContent())
-            if operation['op'] == 'state':
+            if operation['op'] == 'about':
+                about = service_instance.RetrieveContent().about
+                results.append({'api_version': about.apiVersion, 'version': about.version,
+                                'negotiated': service_instance._stub.versionId})  # pylint: disable=protected-access
+            elif operation['op'] == 'state':
                 results.append({'hosts': {name: host_state(hosts[name]) for name in sorted(hosts)}})
             elif operation['op'] == 'call':
                 results.append(call(hosts, operation))
