@@ -52,7 +52,7 @@ integration: stage  ## ansible-test integration against the embedded testbed (TA
 
 integration-2.16: setup setup-2.16  ## the integration targets (the site playbook among them) on ansible-core 2.16
 	@tools/stage.sh $(STAGE_2_16) >/dev/null
-	@echo "== ansible-test integration on $$($(VENV_2_16)/bin/ansible --version | head -1)"
+	@echo "== ansible-test integration on $$($(VENV_2_16)/bin/ansible --version | sed -n 1p)"
 	@PATH=$(abspath $(VENV_2_16))/bin:$(PATH) tools/integration.sh $(COLLECTION_2_16) $(TARGETS)
 
 lint: stage  ## ansible-lint, production profile, on roles and playbooks
