@@ -24,7 +24,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope='module')
+# One realm and peer per test: ansible-test runs each test in a fork of its own, so a module-scoped
+# fixture would be set up again in every fork and torn down only in the last one, leaving its KDC running.
+@pytest.fixture
 def kerberos(tmp_path_factory):
     """A realm FLEETFIX.LOCAL served by krb5kdc, and a WinRM peer (ex01, dc01, the field servers) with its keytab.
 

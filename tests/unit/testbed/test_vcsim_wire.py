@@ -52,7 +52,9 @@ def binary():
     return vcsim.BINARY
 
 
-@pytest.fixture(scope='module')
+# Per test: ansible-test forks for every test, and a module-scoped fixture is torn down only in the
+# last fork, so the simulators of the others would keep running.
+@pytest.fixture
 def simulator():
     process = subprocess.Popen([binary(), '-listen', '127.0.0.1:0', '-clusters', '1', '-hosts-per-cluster', '3',
                                 '-standalone-hosts', '0', '-versions', '6.7.0,7.0.3,8.0.3', '-drifted', '0'],
@@ -82,7 +84,7 @@ def control(port, path, body=None):
         return json.load(response)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture
 def session(simulator):
     """A logged-in pyVmomi session: its cookie and each host's moid by name."""
     connect = pytest.importorskip('pyVim.connect')
