@@ -60,8 +60,8 @@ def module_options(connection):
     """The ``winrm_*`` options a resolved winrm connection plugin gives: those set, not its defaults."""
     options = {}
     for plugin_option, module_option in PLUGIN_OPTIONS.items():
-        value, origin = connection.get_option_and_origin(plugin_option)
-        if origin == 'default' or value in (None, '', []):
+        value = _option_set(connection, plugin_option)
+        if value in (None, '', []):
             continue
         if plugin_option == 'transport':
             # The plugin takes a list of transports, tried in order; the module one.
@@ -79,6 +79,17 @@ def module_options(connection):
             value = 'always' if value else 'never'
         options[module_option] = value
     return options
+
+
+def _option_set(connection, name):
+    """The option's value when the host's variables, the task or the configuration set it; None for the default."""
+    value = connection.get_option(name)
+    dummy, origin = connection.get_option_and_origin(name)
+    # ansible-core before 2.19 gives here the origin in the configuration alone (set_options' variables and
+    # task keywords are not in it): there a value other than the documented default was set by them.
+    if origin == 'default' and value == (connection.option_definitions.get(name) or {}).get('default'):
+        return None
+    return value
 
 
 def _connection_name(host_vars, template):
