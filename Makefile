@@ -80,7 +80,7 @@ changelog-lint: setup  ## antsibull-changelog lint on the changelog fragments
 	@echo "== antsibull-changelog lint"
 	@$(VENV)/bin/antsibull-changelog lint
 
-test: sanity units integration lint docs-lint build-check ee-check ee-introspect galaxy-import changelog-lint  ## everything CI runs
+test: sanity units integration integration-2.16 lint docs-lint build-check ee-check ee-introspect galaxy-import changelog-lint  ## everything CI runs
 	@echo "== make test: all passed"
 
 testbed-build: setup  ## compile the simulators
