@@ -30,6 +30,7 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import connection_loader
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_task import TaskError, argument_spec, run_task
+from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import warm_up
 from ansible_collections.fleetfix.remediate.plugins.plugin_utils._module_emulation import ModuleEmulation
 
 MODULE = 'fleetfix.remediate.win_ignore_delegation_failure'
@@ -54,6 +55,10 @@ PYWINRM_ARGUMENTS = {
     'read_timeout_sec': 'winrm_read_timeout',
     'kerberos_hostname_override': 'winrm_kerberos_hostname_override',
 }
+
+# Ansible imports an action plugin once, in its main process, and forks a worker per host and task from it:
+# what a WinRM exchange does the first time in a process is done here, once, instead of in every worker.
+warm_up()
 
 
 def module_options(connection):

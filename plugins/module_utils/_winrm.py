@@ -92,6 +92,68 @@ _KRB5_TICKETS = {}
 _KRB5_SALT = os.urandom(16)
 
 
+def warm_up():
+    """Fill the process-wide caches of a WinRM exchange once, offline, so that forked workers inherit them.
+
+    Ansible forks a fresh worker per host and task from its main process, which imports the action
+    plugin (and so this file) once. Whatever a process does the first time only (OpenSSL loading the
+    algorithms of its providers for the first TLS context and the first cipher, cryptography's first
+    certificate and hash, pyspnego's NTLM tables, the first requests session and prepared request,
+    the first WS-Man envelope built and parsed, Python specialising the code on that path) every
+    worker would otherwise pay again for its one host. Nothing here talks to a host, reads a
+    credential or keeps an object a task uses: each worker still builds its own TLS context (with the
+    host's CA), NTLM context and session. Never raises: a failed warm-up only costs the time it saves.
+    """
+    if not HAS_PYWINRM:
+        return False
+    try:
+        # pylint: disable=import-outside-toplevel
+        import ssl
+        import xml.etree.ElementTree as ET
+
+        import certifi
+        import spnego
+        import xmltodict
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers import Cipher
+        try:
+            from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+        except ImportError:  # cryptography before 43
+            from cryptography.hazmat.primitives.ciphers.algorithms import ARC4
+        from urllib3.util.ssl_ import create_urllib3_context
+
+        context = create_urllib3_context()
+        with open(certifi.where(), encoding='ascii') as handle:
+            first_certificate = handle.read().split('-----END CERTIFICATE-----', 1)[0] + '-----END CERTIFICATE-----\n'
+        der = ssl.PEM_cert_to_DER_cert(first_certificate[first_certificate.index('-----BEGIN'):])
+        context.load_verify_locations(cadata=der)
+        # What requests_ntlm computes for channel binding from the host's certificate.
+        certificate = x509.load_der_x509_certificate(der)
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(der)
+        digest.finalize()
+        del certificate
+        # NTLM seals its session key and signatures with RC4 (from OpenSSL's legacy algorithms).
+        Cipher(ARC4(bytes(16)), mode=None).encryptor().update(b'warm-up')
+        # An NTLM negotiate message (no password is used before the host's challenge).
+        spnego.client('WARMUP\\nobody', 'unused', hostname='localhost', service='HTTP', protocol='ntlm').step()
+        protocol = Protocol(endpoint='https://localhost:5986/wsman', transport='ntlm', username='WARMUP\\nobody',
+                            password='unused', server_cert_validation='validate')
+        session = requests.Session()
+        envelope = {'env:Envelope': protocol.build_wsman_header(
+            resource_uri='http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd',
+            action='http://schemas.xmlsoap.org/ws/2004/09/transfer/Create')}
+        message = xmltodict.unparse(envelope).encode('utf-8')
+        session.prepare_request(requests.Request('POST', protocol.transport.endpoint, data=message,
+                                                 headers=protocol.transport.default_headers))
+        session.close()
+        ET.fromstring(message)
+    except Exception:  # pylint: disable=broad-exception-caught
+        return False
+    return True
+
+
 def winrm_argument_spec():
     """The connection options documented by the ``fleetfix.remediate.winrm`` doc fragment."""
     return dict(

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import socket
 import types
 
 import pytest
@@ -247,3 +249,22 @@ def test_argument_spec_hides_the_password():
     assert spec['winrm_password']['no_log'] is True
     assert spec['winrm_transport']['default'] == 'ntlm'
     assert spec['winrm_server_cert_validation']['default'] == 'validate'
+
+
+def test_warm_up_fills_the_caches_offline(monkeypatch):
+    def no_network(*_args, **_kwargs):
+        raise AssertionError('warm_up must not connect anywhere')
+
+    monkeypatch.setattr(socket.socket, 'connect', no_network)
+    monkeypatch.setattr(socket, 'create_connection', no_network)
+    environment = dict(os.environ)
+    assert _winrm.warm_up() is True
+    assert dict(os.environ) == environment  # no KRB5CCNAME or proxy setting left behind
+
+
+def test_warm_up_never_raises(monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError('no TLS here')
+
+    monkeypatch.setattr('urllib3.util.ssl_.create_urllib3_context', broken)
+    assert _winrm.warm_up() is False
