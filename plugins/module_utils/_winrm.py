@@ -90,6 +90,55 @@ _KRB5_LOCK = threading.Lock()
 # principal -> (digest of the password, MEMORY cache name, end time): one ticket per principal and process.
 _KRB5_TICKETS = {}
 _KRB5_SALT = os.urandom(16)
+_KRB5_CACHE_PREFIX = 'MEMORY:fleetfix-'
+
+
+class _CredentialCacheLease:
+    """Who may name the process-wide KRB5CCNAME, which pywinrm's Kerberos authentication reads.
+
+    KRB5CCNAME is one variable per process; GSSAPI reads it whenever a connection authenticates (the
+    first request, and again after a reconnect). Clients of the same credential cache share it;
+    a client of another cache (another principal, or the controller's own cache for a ticket got
+    with kinit) waits until the clients holding the variable are closed, so that no thread ever
+    authenticates with another principal's ticket. In Ansible each host runs in its own worker
+    process and never waits; only threads of one process (several hosts in one process) do.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._name = None
+        self._holders = 0
+        self._controller_ccname = None
+
+    def acquire(self, name, timeout):
+        """Name ``name`` (None: the controller's own cache) in KRB5CCNAME until ``release``; False on timeout."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._holders == 0 or self._name == name, timeout):
+                return False
+            self._holders += 1
+            self._name = name
+            current = os.environ.get('KRB5CCNAME')
+            if name is not None:
+                if not (current or '').startswith(_KRB5_CACHE_PREFIX):
+                    self._controller_ccname = current
+                os.environ['KRB5CCNAME'] = name
+            elif (current or '').startswith(_KRB5_CACHE_PREFIX):
+                # Back to the cache the controller named before a ticket was got here (kinit's).
+                if self._controller_ccname is None:
+                    os.environ.pop('KRB5CCNAME', None)
+                else:
+                    os.environ['KRB5CCNAME'] = self._controller_ccname
+            return True
+
+    def release(self):
+        with self._condition:
+            self._holders -= 1
+            if self._holders <= 0:
+                self._holders = 0
+                self._condition.notify_all()
+
+
+_KRB5_LEASE = _CredentialCacheLease()
 
 
 def warm_up():
@@ -303,6 +352,7 @@ class WinRMClient:
         self.label = self.host if self.port == DEFAULT_PORTS[self.scheme] else '%s:%s' % (_bracket(self.host), self.port)
         self._protocol = None
         self._shell_id = None
+        self._krb5_lease = False
         self.commands_run = 0
 
     # -- connection -------------------------------------------------------------------------
@@ -320,7 +370,11 @@ class WinRMClient:
         if self.ca_trust_path:
             kwargs['ca_trust_path'] = self.ca_trust_path
         if self.transport == 'kerberos':
-            self._kerberos_ticket()
+            try:
+                self._kerberos_ticket()
+            except WinRMError:
+                self._release_credential_cache()
+                raise
             kwargs['password'] = None  # pykerberos takes the ticket from the cache, never a password
             if self.kerberos_hostname_override:
                 kwargs['kerberos_hostname_override'] = self.kerberos_hostname_override
@@ -329,6 +383,7 @@ class WinRMClient:
         try:
             return Protocol(**kwargs)
         except Exception as error:  # pylint: disable=broad-exception-caught
+            self._release_credential_cache()
             raise self.describe(error) from None
 
     # -- Kerberos ---------------------------------------------------------------------------
@@ -339,17 +394,35 @@ class WinRMClient:
                              'pyspnego[kerberos]; see requirements.txt) and the system Kerberos libraries (bindep.txt).',
                              CONFIGURATION)
         if self._password is None:
+            self._lease_credential_cache(None)
             self._check_ticket_cache()
             return
+        self._lease_credential_cache(self._ticket_with_password())
+
+    def _lease_credential_cache(self, name):
+        if self._krb5_lease:
+            return
+        if not _KRB5_LEASE.acquire(name, self.command_timeout):
+            raise WinRMError('Kerberos: another thread of this process kept the credential cache (KRB5CCNAME) of another '
+                             'principal for more than %s seconds; run hosts with different Kerberos users in separate '
+                             'processes (Ansible forks do).' % self.command_timeout, TIMEOUT)
+        self._krb5_lease = True
+
+    def _release_credential_cache(self):
+        if self._krb5_lease:
+            self._krb5_lease = False
+            _KRB5_LEASE.release()
+
+    def _ticket_with_password(self):
+        """The name of the MEMORY cache holding a ticket of ``winrm_user``, got with the password when needed."""
         digest = hashlib.sha256(_KRB5_SALT + self._password.encode('utf-8')).hexdigest()
         with _KRB5_LOCK:
             known = _KRB5_TICKETS.get(self.user)
             if known and known[0] == digest and known[2] - time.time() > 60:
-                os.environ['KRB5CCNAME'] = known[1]
                 self.kdc_offset = known[3]
-                return
+                return known[1]
             context = krb5.init_context()
-            name = 'MEMORY:fleetfix-%s' % hashlib.sha256(self.user.encode('utf-8')).hexdigest()[:16]
+            name = _KRB5_CACHE_PREFIX + hashlib.sha256(self.user.encode('utf-8')).hexdigest()[:16]
             try:
                 principal = krb5.parse_name_flags(context, self.user.encode('utf-8'))
                 options = krb5.get_init_creds_opt_alloc(context)
@@ -362,7 +435,7 @@ class WinRMClient:
             # The KDC's clock against ours (MIT corrects its own requests for it; a Windows host does not).
             self.kdc_offset = creds.times.authtime - time.time()
             _KRB5_TICKETS[self.user] = (digest, name, creds.times.endtime, self.kdc_offset)
-            os.environ['KRB5CCNAME'] = name
+            return name
 
     def _check_ticket_cache(self):
         context = krb5.init_context()
@@ -456,11 +529,13 @@ class WinRMClient:
                 pass  # The shell dies with the host's WinRM service anyway (idle timeout, restart).
         self._shell_id = None
         self._protocol = None
+        self._release_credential_cache()
 
     def reset(self):
         """Drop the shell and the session without talking to the host (after a restart)."""
         self._shell_id = None
         self._protocol = None
+        self._release_credential_cache()
 
     def __enter__(self):
         return self

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import threading
+import time
 import types
 
 import pytest
@@ -268,3 +270,114 @@ def test_warm_up_never_raises(monkeypatch):
 
     monkeypatch.setattr('urllib3.util.ssl_.create_urllib3_context', broken)
     assert _winrm.warm_up() is False
+
+
+class FakeKrb5:
+    """Stands in for the krb5 library: every principal gets a ticket, stored in the named MEMORY cache."""
+
+    class Krb5Error(Exception):
+        pass
+
+    def __init__(self):
+        self.caches = {}
+
+    def init_context(self):
+        return object()
+
+    def parse_name_flags(self, _context, name):
+        return name
+
+    def get_init_creds_opt_alloc(self, _context):
+        return object()
+
+    def get_init_creds_password(self, _context, principal, _options, password=None):
+        now = time.time()
+        return types.SimpleNamespace(principal=principal, times=types.SimpleNamespace(authtime=now, endtime=now + 36000))
+
+    def cc_resolve(self, _context, name):
+        return name.decode('ascii')
+
+    def cc_initialize(self, _context, cache, principal):
+        self.caches[cache] = principal
+
+    def cc_store_cred(self, _context, cache, creds):
+        assert self.caches[cache] == creds.principal
+
+
+def kerberos_client(monkeypatch, user, seen):
+    """A Kerberos client whose Protocol records the KRB5CCNAME it would authenticate with."""
+
+    def protocol(**kwargs):
+        seen.append((kwargs['username'], os.environ.get('KRB5CCNAME')))
+        return FakeProtocol([(b'', b'', 0, True)], **kwargs)
+
+    monkeypatch.setattr(_winrm, 'Protocol', protocol)
+    return _winrm.WinRMClient(dict(OPTIONS, winrm_transport='kerberos', winrm_user=user, winrm_password=SECRET),
+                              command_timeout=5)
+
+
+def test_threads_with_different_kerberos_users_never_share_krb5ccname(monkeypatch):
+    monkeypatch.setattr(_winrm, 'krb5', FakeKrb5(), raising=False)
+    monkeypatch.setattr(_winrm, 'HAS_KRB5', True)
+    monkeypatch.setattr(_winrm, '_KRB5_TICKETS', {})
+    monkeypatch.delenv('KRB5CCNAME', raising=False)
+    seen = []
+    alice = kerberos_client(monkeypatch, 'alice@EXAMPLE.COM', seen)
+    bob = kerberos_client(monkeypatch, 'bob@EXAMPLE.COM', seen)
+    alice.run('reg query x')
+    alice_cache = os.environ['KRB5CCNAME']
+    assert alice_cache.startswith('MEMORY:')
+    bob_done = threading.Event()
+    thread = threading.Thread(target=lambda: (bob.run('reg query x'), bob_done.set()))
+    thread.start()
+    # While alice's client may still authenticate (a reconnect reads KRB5CCNAME again), bob's waits.
+    assert not bob_done.wait(0.5)
+    assert os.environ['KRB5CCNAME'] == alice_cache
+    alice.close()
+    thread.join(5)
+    assert bob_done.is_set()
+    bob_cache = os.environ['KRB5CCNAME']
+    assert bob_cache != alice_cache
+    assert seen == [('alice@EXAMPLE.COM', alice_cache), ('bob@EXAMPLE.COM', bob_cache)]
+    bob.close()
+
+
+def test_clients_of_one_kerberos_user_share_the_cache_and_kinit_cache_comes_back(monkeypatch):
+    monkeypatch.setattr(_winrm, 'krb5', FakeKrb5(), raising=False)
+    monkeypatch.setattr(_winrm, 'HAS_KRB5', True)
+    monkeypatch.setattr(_winrm, '_KRB5_TICKETS', {})
+    monkeypatch.setenv('KRB5CCNAME', 'FILE:/tmp/krb5cc_controller')
+    seen = []
+    first = kerberos_client(monkeypatch, 'alice@EXAMPLE.COM', seen)
+    second = kerberos_client(monkeypatch, 'alice@EXAMPLE.COM', seen)
+    first.run('x')
+    second.run('x')  # does not wait: the same principal's cache
+    assert seen[0][1] == seen[1][1] != 'FILE:/tmp/krb5cc_controller'
+    first.close()
+    second.close()
+    # A client without a password uses the controller's own ticket (kinit): KRB5CCNAME names that cache again.
+    lease = _winrm._KRB5_LEASE  # pylint: disable=protected-access
+    assert lease.acquire(None, 1)
+    assert os.environ['KRB5CCNAME'] == 'FILE:/tmp/krb5cc_controller'
+    lease.release()
+
+
+def test_a_kerberos_client_that_fails_releases_the_cache(monkeypatch):
+    monkeypatch.setattr(_winrm, 'krb5', FakeKrb5(), raising=False)
+    monkeypatch.setattr(_winrm, 'HAS_KRB5', True)
+    monkeypatch.setattr(_winrm, '_KRB5_TICKETS', {})
+
+    def refused(**_kwargs):
+        raise RuntimeError('no such host')
+
+    monkeypatch.setattr(_winrm, 'Protocol', refused)
+    client = _winrm.WinRMClient(dict(OPTIONS, winrm_transport='kerberos', winrm_user='carol@EXAMPLE.COM'),
+                                command_timeout=1)
+    client._password = SECRET  # pylint: disable=protected-access
+    with pytest.raises(_winrm.WinRMError):
+        client.run('x')
+    seen = []
+    other = kerberos_client(monkeypatch, 'dave@EXAMPLE.COM', seen)
+    other.run('x')  # would wait (and fail after 5 s) had carol's failed client kept the cache
+    other.close()
+    assert seen and seen[0][0] == 'dave@EXAMPLE.COM'
