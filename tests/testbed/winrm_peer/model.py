@@ -16,7 +16,7 @@ OS_2025 = {'caption': 'Microsoft Windows Server 2025 Standard', 'version': '10.0
            'build': '26100', 'service_pack': ''}
 DEFAULT_FAULTS = {'wrong_password': False, 'access_denied': False, 'never_returns': False,
                   'slow_seconds': 0, 'slow_match': '', 'down': False, 'shell_access_denied': False,
-                  'keeps_logging': False}
+                  'keeps_logging': False, 'events_access_denied': False}
 # Hosts of a real estate beside ex01..exNN (group field_servers): localized Windows, a host that
 # accepts Kerberos only (NTLM restricted by policy), and Windows Server 2025, which ships without WMIC.
 FIELD_HOSTS = {

@@ -35,6 +35,9 @@ ROOTS = {
 REG_OK = 'The operation completed successfully.\r\n\r\n'
 REG_NOT_FOUND = 'ERROR: The system was unable to find the specified registry key or value.\r\n'
 REG_ACCESS_DENIED = 'ERROR: Access is denied.\r\n'
+WEVTUTIL_NO_CHANNEL = ('Failed to read events. The specified channel could not be found. Check channel '
+                       'configuration.\r\n')
+WEVTUTIL_ACCESS_DENIED = 'Failed to read events. Access is denied.\r\n'
 # What localized Windows prints instead (reg.exe, shutdown.exe, wevtutil, cmd.exe take their messages from the
 # system's MUI resources; exit codes, value lines, key paths, wmic property names and event XML stay as they are).
 MESSAGES = {
@@ -54,6 +57,9 @@ MESSAGES = {
             'Fehler beim Lesen von Ereignissen. Die angegebene Abfrage ist ung\u00fcltig.\r\n',
         "'%s' is not recognized": 'Der Befehl "%s" ist entweder falsch geschrieben oder\r\nkonnte nicht gefunden '
                                   'werden.\r\n',
+        WEVTUTIL_NO_CHANNEL: 'Fehler beim Lesen von Ereignissen. Der angegebene Kanal wurde nicht gefunden. '
+                             '\u00dcberpr\u00fcfen Sie die Kanalkonfiguration.\r\n',
+        WEVTUTIL_ACCESS_DENIED: 'Fehler beim Lesen von Ereignissen. Zugriff verweigert\r\n',
     },
     'fr-FR': {
         REG_OK: "L\u2019op\u00e9ration a r\u00e9ussi.\r\n\r\n",
@@ -73,6 +79,9 @@ MESSAGES = {
             "valide.\r\n",
         "'%s' is not recognized": "'%s' n'est pas reconnu en tant que commande interne\r\nou externe, un programme "
                                   "ex\u00e9cutable ou un fichier de commandes.\r\n",
+        WEVTUTIL_NO_CHANNEL: "Impossible de lire les \u00e9v\u00e9nements. Le canal sp\u00e9cifi\u00e9 est introuvable. "
+                             "V\u00e9rifiez la configuration du canal.\r\n",
+        WEVTUTIL_ACCESS_DENIED: 'Impossible de lire les \u00e9v\u00e9nements. Acc\u00e8s refus\u00e9.\r\n',
     },
 }
 
@@ -478,7 +487,6 @@ class XPathFilter:
         raise XPathError(token)
 
 
-LEVELS = {1: 'Critical', 2: 'Error', 3: 'Warning', 4: 'Information'}
 PROVIDER_GUIDS = {'Microsoft-Windows-DistributedCOM': '{1B562E86-B7AA-4131-BADC-B6F3A001407E}'}
 
 
@@ -502,13 +510,35 @@ def event_xml(event):
         event.computer, data)
 
 
-def event_text(index, event):
+# wevtutil /f:text labels each field in the display language (the values, XML and /f:xml stay as they are).
+EVENT_TEXT = {
+    'en-US': dict(event='Event', log='Log Name', source='Source', date='Date', event_id='Event ID', task='Task',
+                  level='Level', opcode='Opcode', keyword='Keyword', user='User', user_name='User Name',
+                  computer='Computer', description='Description', classic='Classic', sep=': ',
+                  levels={1: 'Critical', 2: 'Error', 3: 'Warning', 4: 'Information'}),
+    'de-DE': dict(event='Ereignis', log='Protokollname', source='Quelle', date='Datum', event_id='Ereignis-ID',
+                  task='Aufgabe', level='Ebene', opcode='Opcode', keyword='Schl\u00fcsselwort', user='Benutzer',
+                  user_name='Benutzername', computer='Computer', description='Beschreibung', classic='Klassisch',
+                  sep=': ', levels={1: 'Kritisch', 2: 'Fehler', 3: 'Warnung', 4: 'Informationen'}),
+    'fr-FR': dict(event='\u00c9v\u00e9nement', log='Nom du journal', source='Source', date='Date',
+                  event_id="ID de l'\u00e9v\u00e9nement", task='T\u00e2che', level='Niveau', opcode='Opcode',
+                  keyword='Mot cl\u00e9', user='Utilisateur', user_name="Nom d'utilisateur", computer='Ordinateur',
+                  description='Description', classic='Classique', sep='\u00a0: ',
+                  levels={1: 'Critique', 2: 'Erreur', 3: 'Avertissement', 4: 'Information'}),
+}
+
+
+def event_text(index, event, language='en-US'):
+    words = EVENT_TEXT.get(language, EVENT_TEXT['en-US'])
     created = event.created.astimezone(datetime.timezone.utc)
-    return ('Event[%d]:\r\n  Log Name: System\r\n  Source: %s\r\n  Date: %s\r\n  Event ID: %d\r\n'
-            '  Task: N/A\r\n  Level: %s\r\n  Opcode: N/A\r\n  Keyword: Classic\r\n  User: N/A\r\n'
-            '  User Name: N/A\r\n  Computer: %s\r\n  Description: \r\n%s\r\n\r\n') % (
-        index, event.provider, created.strftime('%Y-%m-%dT%H:%M:%S.') + '%03d' % (created.microsecond // 1000),
-        event.event_id, LEVELS.get(event.level, 'Information'), event.computer, event.message)
+    fields = [('log', 'System'), ('source', event.provider),
+              ('date', created.strftime('%Y-%m-%dT%H:%M:%S.') + '%03d' % (created.microsecond // 1000)),
+              ('event_id', str(event.event_id)), ('task', 'N/A'),
+              ('level', words['levels'].get(event.level, words['levels'][4])), ('opcode', 'N/A'),
+              ('keyword', words['classic']), ('user', 'N/A'), ('user_name', 'N/A'), ('computer', event.computer)]
+    lines = ['%s[%d]:' % (words['event'], index)] + ['  %s%s%s' % (words[name], words['sep'], value)
+                                                      for name, value in fields]
+    return '\r\n'.join(lines) + '\r\n  %s%s\r\n%s\r\n\r\n' % (words['description'], words['sep'], event.message)
 
 
 def wevtutil(args, env, raw):
@@ -519,8 +549,9 @@ def wevtutil_english(args, env):
     if len(args) < 2 or args[0].lower() not in ('qe', 'query-events'):
         return Result('', 'The emulated wevtutil supports qe only.\r\n', 87)
     if args[1].lower() != 'system':
-        return Result('', 'Failed to read events. The specified channel could not be found. Check channel '
-                      'configuration.\r\n', 15007)
+        return Result('', WEVTUTIL_NO_CHANNEL, 15007)
+    if env.host.faults.get('events_access_denied'):
+        return Result('', WEVTUTIL_ACCESS_DENIED, 5)
     options = {'q': '*', 'c': None, 'rd': 'false', 'f': 'text', 'e': None}
     for arg in args[2:]:
         match = re.match(r'/(\w+)(?::(.*))?$', arg, re.S)
@@ -549,7 +580,8 @@ def wevtutil_english(args, env):
         except ValueError:
             return Result('', 'The parameter is incorrect.\r\n', 87)
     if fmt == 'text':
-        return Result(''.join(event_text(index, event) for index, event in enumerate(events)))
+        language = getattr(env.host, 'language', 'en-US')
+        return Result(''.join(event_text(index, event, language) for index, event in enumerate(events)))
     body = ''.join(event_xml(event) + '\r\n' for event in events)
     if options['e']:
         body = '<%s>\r\n%s</%s>\r\n' % (options['e'], body, options['e'])

@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _rpc_delegation_host as host_io
+from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import CommandResult
 from winrm_peer.cmd import Env, run_line
 from winrm_peer.model import FIELD_HOSTS, Fleet
 from winrm_peer.tools import powershell, ps_words
@@ -164,3 +166,62 @@ def test_kerberos_only_host_refuses_ntlm_and_basic(kerberos):
                             auth=('FLEETFIX\\administrator', 'Secret-1!'), ca_trust_path=kerberos['ca'])
     with pytest.raises(winrm.exceptions.InvalidCredentialsError):
         session.run_cmd('hostname')
+
+
+EVENTS_XML = "wevtutil qe System /q:\"*[System[(EventID=10009)]]\" /c:2 /rd:true /f:xml /e:Events"
+
+
+@pytest.mark.parametrize('host, first_lines', [
+    ('ex01', ['Event[0]:', '  Log Name: System', '  Source: Microsoft-Windows-DistributedCOM']),
+    ('exde01', ['Ereignis[0]:', '  Protokollname: System', '  Quelle: Microsoft-Windows-DistributedCOM']),
+    ('exfr01', ['\u00c9v\u00e9nement[0]:', '  Nom du journal\u00a0: System',
+                '  Source\u00a0: Microsoft-Windows-DistributedCOM']),
+])
+def test_wevtutil_text_speaks_the_hosts_language_the_xml_does_not(fleet, host, first_lines):
+    text = run(fleet, 'wevtutil qe System /c:1 /rd:true /f:text', host)
+    assert text.code == 0 and text.stdout.split('\r\n')[:3] == first_lines
+    assert ('Ereignis-ID: 10009' in text.stdout) == (host == 'exde01')
+    xml_output = {name: run(fleet, EVENTS_XML, name) for name in ('ex01', host)}
+    for result in xml_output.values():
+        root = ET.fromstring(result.stdout)
+        assert root.tag == 'Events' and root[0].tag == '{http://schemas.microsoft.com/win/2004/08/events/event}Event'
+        assert 'Ereignis' not in result.stdout and '\u00c9v\u00e9nement' not in result.stdout
+
+
+@pytest.mark.parametrize('host, words', [
+    ('ex01', ('Failed to read events. The specified query is invalid.', 'Failed to read events. The specified channel',
+              'Failed to read events. Access is denied.')),
+    ('exde01', ('Fehler beim Lesen von Ereignissen. Die angegebene Abfrage ist ung\u00fcltig.',
+                'Fehler beim Lesen von Ereignissen. Der angegebene Kanal wurde nicht gefunden.',
+                'Fehler beim Lesen von Ereignissen. Zugriff verweigert')),
+    ('exfr01', ("Impossible de lire les \u00e9v\u00e9nements. La requ\u00eate sp\u00e9cifi\u00e9e n'est pas valide.",
+                'Impossible de lire les \u00e9v\u00e9nements. Le canal sp\u00e9cifi\u00e9 est introuvable.',
+                'Impossible de lire les \u00e9v\u00e9nements. Acc\u00e8s refus\u00e9.')),
+])
+def test_wevtutil_errors_speak_the_hosts_language_exit_codes_do_not(fleet, host, words):
+    invalid = run(fleet, 'wevtutil qe System /q:"*[[" /f:xml', host)
+    channel = run(fleet, 'wevtutil qe NoSuchLog /f:xml', host)
+    fleet.hosts[host].faults['events_access_denied'] = True
+    denied = run(fleet, EVENTS_XML, host)
+    assert [invalid.code, channel.code, denied.code] == [15001, 15007, 5]
+    for result, sentence in zip((invalid, channel, denied), words):
+        assert result.stdout == '' and result.stderr.startswith(sentence)
+
+
+@pytest.mark.parametrize('host', ['exde01', 'exfr01'])
+def test_the_audit_of_a_localized_host_decides_from_exit_codes(fleet, host):
+    """The client's one audit command, run by the peer's cmd.exe, read by the client's parsers."""
+    class PeerClient:
+        def run(self, command_line):
+            result = run(fleet, command_line, host)
+            return CommandResult(result.code, result.stdout, result.stderr)
+
+    state = host_io.read_state(PeerClient(), True, 50, host)
+    assert state['value'] is None and state['warnings'] == []
+    assert state['os']['caption'] and state['events']['since_boot'] is not None
+    fleet.hosts[host].faults['events_access_denied'] = True
+    state = host_io.read_state(PeerClient(), True, 50, host)
+    # The events could not be read (exit 5): a warning quoting Windows in its language; value and OS still read.
+    assert state['value'] is None and state['os']['caption'] and state['events'] is None
+    assert len(state['warnings']) == 1 and state['warnings'][0].startswith('wevtutil on %s failed: ' % host)
+    assert ('Zugriff verweigert' if host == 'exde01' else 'Acc\u00e8s refus\u00e9') in state['warnings'][0]
