@@ -145,3 +145,37 @@ def _manage_gpo(client, params, check_mode, host_label):
         'dcom_10009': None,
         'warnings': [],
     }
+
+
+def gpo_member_record(gpo_result, gpo_name, host_record):
+    """A member server's record for the GPO method: the GPO task's change with the server's own state.
+
+    ``gpo_result`` is the (registered) result of the method gpo task through the domain controller,
+    ``host_record`` this server's record read in check mode (or ``failed``/``msg`` when it could not
+    be read). The server gets the value at its next policy refresh: ``after`` is its own value now,
+    ``restart`` ``after refresh`` when it will need a restart then.
+    """
+    gpo_result = gpo_result or {}
+    gpo_failed = bool(gpo_result.get('failed'))
+    host_failed = bool(host_record.get('failed'))
+    record = dict(host_record)
+    record.update(
+        changed=bool(gpo_result.get('changed')) and not gpo_failed,
+        failed=gpo_failed or host_failed,
+        method='gpo',
+        gpo_name=gpo_name,
+        gpo_id=gpo_result.get('gpo_id'),
+        gpo={'before': gpo_result.get('before') or {}, 'after': gpo_result.get('after') or {}},
+        after=host_record.get('before') or {},
+        restart='-' if host_failed else 'after refresh' if host_record.get('reboot_required') else 'not needed',
+        warnings=list(host_record.get('warnings') or ()),
+    )
+    if gpo_failed:
+        through = ((gpo_result.get('invocation') or {}).get('module_args') or {}).get('winrm_host')
+        record['msg'] = 'GPO %s%s: %s' % (gpo_name, ' through %s' % through if through else '',
+                                          gpo_result.get('msg') or 'failed')
+        if gpo_result.get('error_kind'):
+            record['error_kind'] = gpo_result['error_kind']
+    elif not host_failed:
+        record.pop('msg', None)
+    return record

@@ -19,7 +19,7 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.fleetfix.remediate.plugins.module_utils import _winrm
-from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import manage
+from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation import gpo_member_record, manage
 from ansible_collections.fleetfix.remediate.plugins.module_utils._rpc_delegation_commands import DEFAULT_GPO, POLICY_KEY, VALUE_NAME
 from ansible_collections.fleetfix.remediate.plugins.module_utils._winrm import WinRMClient, WinRMError, validate_options, winrm_argument_spec
 
@@ -49,6 +49,7 @@ def argument_spec():
         state=dict(type='str', default='present', choices=['present', 'absent']),
         method=dict(type='str', default='registry', choices=['registry', 'gpo']),
         gpo_name=dict(type='str', default=DEFAULT_GPO),
+        gpo_result=dict(type='dict'),
         reboot=dict(type='bool', default=False),
         force_reboot=dict(type='bool', default=False),
         reboot_timeout=dict(type='int', default=600),
@@ -73,6 +74,9 @@ def validate_params(params):
             problems.append('reboot applies to method registry only: with method gpo the task host is a domain '
                             'controller; restart the member servers after they applied the policy '
                             '(the dcom_10009 role does this).')
+    if params.get('gpo_result') is not None and params.get('method') != 'gpo':
+        problems.append('gpo_result applies to method gpo only: it is the result of the method gpo task, for the member '
+                        'servers that get the policy from that GPO.')
     if params.get('force_reboot') and params.get('state') == 'absent':
         problems.append('force_reboot applies to state present only (it restarts a host whose value 1 is not applied '
                         'yet); with state absent use reboot, which restarts a host after the value was removed.')
@@ -96,6 +100,17 @@ def run_task(params, check_mode=False, diff=False, sleep=time.sleep, clock=time.
     problems = validate_params(params) + validate_options(params)
     if problems:
         raise TaskError(' '.join(problems))
+    if params.get('method') == 'gpo' and params.get('gpo_result') is not None:
+        # A member server of the GPO: read (never written, whatever the mode), recorded with the GPO's change.
+        member = dict(params, method='registry', gpo_result=None, reboot=False, force_reboot=False)
+        try:
+            host_record = run_task(member, check_mode=True, sleep=sleep, clock=clock, command_timeout=command_timeout)
+        except TaskError as error:
+            host_record = dict(failed=True, msg=error.message, warnings=[], **error.result_keys())
+        result = gpo_member_record(params['gpo_result'], params.get('gpo_name') or DEFAULT_GPO, host_record)
+        if diff:
+            result['diff'] = dict(result['gpo'])
+        return result
     if not _winrm.HAS_PYWINRM:
         raise TaskError(missing_required_lib('pywinrm'), traceback_text=_winrm.PYWINRM_IMPORT_ERROR)
     client = WinRMClient(params)

@@ -66,6 +66,15 @@ options:
         single-quoted string (every quote form PowerShell knows doubled), so no name can run code.
     type: str
     default: Default Domain Policy
+  gpo_result:
+    description:
+      - With O(method=gpo), the registered result of the O(method=gpo) task that wrote the GPO through the domain
+        controller (run once for all hosts). The task host is then a member server that gets the policy from that
+        GPO: the task reads it (never writes it, in any mode) and returns its record, the GPO's change
+        (RV(changed), RV(gpo), RV(gpo_id)) with this server's own value (RV(after)), OS, events and whether it
+        needs a restart after its next policy refresh (RV(restart)). A GPO task that failed makes every member's
+        task fail, naming the GPO and why.
+    type: dict
   reboot:
     description:
       - When the host needs a restart (the value changed, or is set but DCOM 10009 events still appeared since the
@@ -265,4 +274,9 @@ gpo_id:
   description: The GUID of that GPO.
   returned: with O(method=gpo)
   type: str
+gpo:
+  description: The GPO's value before and after the run (RV(before) and RV(after) are then the member server's own).
+  returned: with O(method=gpo) and O(gpo_result)
+  type: dict
+  sample: {before: {value: null}, after: {value: 1}}
 '''
