@@ -63,6 +63,9 @@ PROXIES = {
 # With the ``loss`` option ns2 sits behind a lossy path: NSD moves to this address and the
 # path listens on ns2's own.
 NS2_BEHIND_PATH = '127.0.1.4'
+# With ``bench_lame`` every bench zone also lists ns3 (an internal server that serves only
+# every BENCH_NS3_SERVES_EVERY-th of them and answers REFUSED for the rest: one rate bucket).
+BENCH_NS3_SERVES_EVERY = 10
 PROXY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dnsproxy.py')
 TXT_CHUNK = 255
 
@@ -144,13 +147,18 @@ def bench_domain_names(tld, count):
     return ['fed%04d.%s' % (index, tld) for index in range(1, count + 1)]
 
 
-def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
+def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True, bench_lame=False):
     """Everything the servers serve: ``{'servers': {name: {'zones': {zone: {...}}}}, ...}``."""
     tld = description['tld']
     base_serial = int(description['serial'])
     domains = copy.deepcopy(description['zones'])
-    for name in bench_domain_names(tld, bench_domains):
+    for index, name in enumerate(bench_domain_names(tld, bench_domains), 1):
         domains[name] = {'records': [['@', 'TXT', 'proof:%s:0' % name]]}
+        if bench_lame:
+            # as an internal server wrongly listed: REFUSED for most zones, so NSD's rate
+            # limiting (errors share one bucket per client) truncates and drops
+            domains[name]['nameservers'] = ['ns1', 'ns2', 'ns3']
+            domains[name]['served_by_ns3'] = index % BENCH_NS3_SERVES_EVERY == 0
     servers = {name: {'zones': {}} for name in NSD_SERVERS}
     parent_records = [['ns1', 'A', ADDRESSES['ns1']], ['ns2', 'A', ADDRESSES['ns2']]]
     for host, addresses in sorted((description.get('nameserver_addresses') or {}).items()):
@@ -167,6 +175,8 @@ def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
         records = [[owner, rtype, expand(str(rdata))] for owner, rtype, rdata in spec.get('records', [])]
         current = {'serial': base_serial + 1, 'ns': ns_names, 'records': records}
         servers['ns1']['zones'][zone] = current
+        if spec.get('served_by_ns3'):
+            servers['ns3']['zones'][zone] = copy.deepcopy(current)
         stale = spec.get('stale_on_ns2')
         if stale:
             missing = set(stale.get('missing', []))
@@ -195,6 +205,7 @@ def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
         'port': port,
         'loss': float(loss),
         'rrl': bool(rrl),
+        'bench_lame': bool(bench_lame),
         'domains': sorted(domains),
         'bench_domains': bench_domain_names(tld, bench_domains),
         'servers': servers,
@@ -613,7 +624,7 @@ def reset(state):
     work_dir = os.path.join(state, 'dns')
     model = build_model(load_description(), port=options.get('port', 5353),
                         bench_domains=options.get('bench_domains', 0), loss=options.get('loss', 0.0),
-                        rrl=options.get('rrl', 'on') != 'off')
+                        rrl=options.get('rrl', 'on') != 'off', bench_lame=options.get('bench_lame', 'off') == 'on')
     for server in servers_of(model):
         stop(state, server)
     save_model(model, work_dir)

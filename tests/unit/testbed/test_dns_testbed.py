@@ -183,6 +183,23 @@ def test_bench_domains_are_delegated_and_carry_one_proof_on_both_servers(descrip
         'name': 'fed1000.fleetfix.test', 'proofs': [dnsctl.proof_value('fed1000.fleetfix.test:0')]}
 
 
+def test_bench_lame_lists_ns3_which_serves_one_bench_zone_in_ten(description):
+    model = dnsctl.build_model(description, bench_domains=1000, bench_lame=True)
+    parent = model['servers']['parent']['zones']['fleetfix.test']['records']
+    assert sorted(r[2] for r in parent if r[0] == 'fed0001' and r[1] == 'NS') == [
+        'ns1.fleetfix.test.', 'ns2.fleetfix.test.', 'ns3.fleetfix.test.']
+    assert model['servers']['ns1']['zones']['fed0001.fleetfix.test']['ns'] == [
+        'ns1.fleetfix.test.', 'ns2.fleetfix.test.', 'ns3.fleetfix.test.']
+    served = sorted(zone for zone in model['servers']['ns3']['zones'] if zone.startswith('fed'))
+    assert len(served) == 100 and served[0] == 'fed0010.fleetfix.test'
+    assert model['servers']['ns3']['zones']['fed0010.fleetfix.test']['records'] == [
+        ['@', 'TXT', dnsctl.proof_value('fed0010.fleetfix.test:0')]]
+    # without the option the bench zones are ns1's and ns2's only
+    plain = dnsctl.build_model(description, bench_domains=10)
+    assert plain['servers']['ns3']['zones'] == {}
+    assert plain['servers']['ns1']['zones']['fed0001.fleetfix.test']['ns'] == ['ns1.fleetfix.test.', 'ns2.fleetfix.test.']
+
+
 def test_variables_are_the_documented_contract(description, model):
     variables = dns_plugin.inventory_part(description, model)['vars']
     assert variables['testbed_dns_resolvers'] == ['127.0.0.5:5353']
@@ -213,6 +230,7 @@ def test_variables_are_the_documented_contract(description, model):
     ({'port': 0}, 'dns.port must be'),
     ({'bench_domains': -1}, 'dns.bench_domains must be'),
     ({'stopped': 'ns2,ns9'}, 'unknown servers ns9'),
+    ({'bench_lame': 'yes'}, 'dns.bench_lame must be on'),
 ])
 def test_bad_options_are_refused(changes, message):
     options = dict(dns_plugin.PLUGIN.options, **changes)
