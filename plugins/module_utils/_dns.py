@@ -42,7 +42,9 @@ else:
 MAX_REFERRALS = 16
 MAX_CNAMES = 8
 INITIAL_RTO = 0.3
-MIN_RTO = 0.2
+# Unbound's floor too (RTT_MIN_TIMEOUT): a resend after 50 ms costs one datagram; the late
+# answer to the first one is still taken, so a busy controller or server changes no verdict.
+MIN_RTO = 0.05
 FAILURES_BEFORE_GIVING_UP = 3
 UDP_MISSES_BEFORE_TCP_ONLY = 2
 SLOW_ANSWER = 1.0
@@ -91,11 +93,20 @@ class ServerState:
         return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), ceiling)
 
     def measured(self, rtt):
+        """One round trip of a query answered at its first datagram (Karn: the answer to a resent
+        query may be to either datagram, so it is no sample; the retransmit waits would otherwise
+        grow the first wait of every later query)."""
+        if rtt is None:
+            self.grow()
+            return
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
+        self.grow()
+
+    def grow(self):
         # one more query in flight per answer: back to the full window within a few round trips
         self.window = min(self.max_window, self.window + 1.0)
 
@@ -137,7 +148,8 @@ class _UdpEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data, addr):
         waiter = self.pending.get(int.from_bytes(data[:2], 'big')) if len(data) >= 2 else None
         if waiter is not None and not waiter.done():
-            waiter.set_result(data)
+            # the arrival time: the round trip without the wait until the query's task runs again
+            waiter.set_result((data, asyncio.get_running_loop().time()))
         elif waiter is None:
             # not an answer to any query in flight: kept to tell why a query went unanswered
             self.stray = (asyncio.get_running_loop().time(), data)
@@ -443,12 +455,13 @@ class DnsClient:
                 endpoint.pending.pop(request.id, None)
 
     @staticmethod
-    def _answered(state, message, via_tcp, udp_problem, rtt):
+    def _answered(state, message, via_tcp, udp_problem, rtt, sample=None):
         if not via_tcp:
             state.udp_misses = 0
             state.counts['udp_answered'] += 1
-            state.measured(rtt)
+            state.measured(sample)
             return Response(message, rtt=rtt)
+        state.grow()
         if udp_problem and not udp_problem.startswith('truncated') and not state.tcp_only:
             state.udp_misses += 1
             # only a server that never answered over UDP: a busy or lossy one did, and will again
@@ -458,24 +471,25 @@ class DnsClient:
 
     @staticmethod
     async def _receive(endpoint, request, until):
-        """The next datagram answering ``request`` before ``until`` (loop time): a message, or
-        ``None`` at the time limit; raises ``OSError`` (port unreachable) or ``_NotDns``."""
+        """The next datagram answering ``request`` before ``until`` (loop time): ``(message,
+        arrival time)``, or ``(None, None)`` at the time limit; raises ``OSError`` (port
+        unreachable) or ``_NotDns``."""
         loop = asyncio.get_running_loop()
         while True:
             waiter = endpoint.pending.get(request.id)
             if waiter is None:
                 waiter = endpoint.pending[request.id] = loop.create_future()
             try:
-                data = await asyncio.wait_for(asyncio.shield(waiter), max(until - loop.time(), 0.0))
+                data, arrived = await asyncio.wait_for(asyncio.shield(waiter), max(until - loop.time(), 0.0))
             except asyncio.TimeoutError:
-                return None
+                return None, None
             endpoint.pending[request.id] = loop.create_future()
             try:
                 message = dns.message.from_wire(data)
             except Exception as error:  # pylint: disable=broad-except  # whatever the bytes are, they are not DNS
                 raise _NotDns(f'answered {len(data)} bytes that are not a DNS message ({error.__class__.__name__})') from None
             if request.is_response(message):
-                return message
+                return message, arrived
 
     async def udp_answers(self, server, qname, sends=5):
         """Whether ``server`` answers ``qname`` SOA over UDP at all, trying ``sends`` datagrams
@@ -512,11 +526,12 @@ class DnsClient:
         retries = self.retries if retries is None else retries
         while sends <= retries and loop.time() < deadline:
             endpoint.transport.sendto(wire)
+            sent_at = loop.time()
             sends += 1
             state.counts['udp_sent'] += 1
             self.query_count += 1
             try:
-                message = await self._receive(endpoint, request, min(loop.time() + wait, deadline))
+                message, arrived = await self._receive(endpoint, request, min(sent_at + wait, deadline))
             except ConnectionRefusedError:
                 return None, 'the UDP port is closed (port unreachable)'
             except OSError as error:
@@ -528,7 +543,8 @@ class DnsClient:
                     state.counts['truncated'] += 1
                     state.back_off(loop.time())
                     return None, 'truncated over UDP'
-                return self._answered(state, message, False, None, loop.time() - started), None
+                return self._answered(state, message, False, None, loop.time() - started,
+                                      sample=arrived - sent_at if sends == 1 else None), None
             state.counts['udp_unanswered'] += 1
             wait *= 2
         # Every datagram of the query went unanswered: the server (or the path) drops. One late
@@ -541,7 +557,7 @@ class DnsClient:
         async def late_answer():
             # the server may still answer over UDP while TCP is tried
             try:
-                message = await self._receive(endpoint, request, deadline)
+                message, _arrived = await self._receive(endpoint, request, deadline)
             except (OSError, _NotDns):
                 return None
             return message if message is not None and not message.flags & dns.flags.TC else None

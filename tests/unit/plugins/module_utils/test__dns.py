@@ -237,6 +237,19 @@ def test_dropped_datagram_is_sent_again_after_a_short_wait():
     assert answer.rtt < 5
 
 
+def test_the_answer_to_a_resent_query_is_no_round_trip_sample():
+    # Karn's rule: the answer may be to either datagram; counting the wait for the first one as a
+    # round trip would lengthen the first wait of every later query to a lossy server
+    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer'),
+                                            queries=2, timeout=10)
+    state = client.state(('127.0.0.1', server.port))
+    assert server.udp_seen == 3 and all(not answer.via_tcp for answer in answers)
+    assert answers[0].rtt >= _dns.INITIAL_RTO
+    # only the second query, answered at its first datagram, was measured: far below the first wait
+    assert state.srtt is not None and state.srtt < _dns.INITIAL_RTO / 2
+    assert state.rto(3.0) < _dns.INITIAL_RTO
+
+
 def test_waits_come_from_measured_round_trips_and_double():
     state = _dns.ServerState(max_window=64)
     assert state.rto(3.0) == _dns.INITIAL_RTO
