@@ -50,6 +50,10 @@ MIN_RTO = 0.1
 FAILURES_BEFORE_GIVING_UP = 3
 UDP_MISSES_BEFORE_TCP_ONLY = 2
 SLOW_ANSWER = 1.0
+# A truncated answer is how a rate-limiting server (NSD, BIND, Knot RRL "slip") tells a client to
+# come back over TCP, which it does not limit: for this long after one, the server is asked over
+# TCP straight away instead of having more UDP answers truncated or dropped.
+TCP_AFTER_TRUNCATION = 2.0
 UDP_PAYLOAD = 1232
 
 
@@ -84,9 +88,11 @@ class ServerState:
         self.last_backoff = 0.0
         self.udp_misses = 0
         self.tcp_only = False
+        self.tcp_until = 0.0
         self.failed_in_a_row = 0
         self.last_failure = None
-        self.counts = dict(udp_sent=0, udp_answered=0, tcp_sent=0, answered=0, truncated=0, udp_unanswered=0, backoffs=0)
+        self.counts = dict(udp_sent=0, udp_answered=0, tcp_sent=0, answered=0, truncated=0, udp_unanswered=0, backoffs=0,
+                           tcp_after_truncation=0)
 
     def rto(self, ceiling):
         """The first wait for an answer: from the measured round trips (RFC 6298), short before any."""
@@ -422,6 +428,10 @@ class DnsClient:
             udp_listen = None
             if state.tcp_only:
                 udp_problem = f'UDP not asked: it went unanswered {UDP_MISSES_BEFORE_TCP_ONLY} times while TCP answered'
+            elif started < state.tcp_until:
+                # starts with "truncated": a rate-limited server is not one whose UDP is blocked
+                udp_problem = 'truncated over UDP shortly before (response-rate limiting): asked over TCP'
+                state.counts['tcp_after_truncation'] += 1
             else:
                 try:
                     endpoint = await self._endpoint(server)
@@ -551,6 +561,7 @@ class DnsClient:
                 if message.flags & dns.flags.TC:
                     state.counts['truncated'] += 1
                     state.back_off(loop.time())
+                    state.tcp_until = loop.time() + TCP_AFTER_TRUNCATION
                     return None, 'truncated over UDP'
                 return self._answered(state, message, False, None, loop.time() - started,
                                       sample=arrived - sent_at if sends == 1 else None), None

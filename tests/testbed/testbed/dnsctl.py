@@ -23,6 +23,7 @@ launcher)::
     python -m testbed.dnsctl serial --server ns1 --zone good.fleetfix.test
     python -m testbed.dnsctl show                   # the servers, the zones and their serials
     python -m testbed.dnsctl reset                  # every record as zones.yml says, all servers up
+    python -m testbed.dnsctl flood --server ns3 --rate 600 --seconds 20   # REFUSED answers asked for
 """
 
 import argparse
@@ -494,6 +495,49 @@ def answers(server, port, timeout=1.0):
         return False
 
 
+def flood(server, port, rate, seconds):
+    """Ask ``server`` for names of no zone it serves (it answers REFUSED) at ``rate`` queries a
+    second for ``seconds``, from 127.0.0.1: the other clients of the controller's network in one
+    of NSD's rate buckets. Returns what came back: answers, truncated, unanswered."""
+    import select  # pylint: disable=import-outside-toplevel
+    import socket  # pylint: disable=import-outside-toplevel
+    import dns.flags  # pylint: disable=import-outside-toplevel
+    import dns.message  # pylint: disable=import-outside-toplevel
+    address = ADDRESSES[server]
+    counts = dict(sent=0, answered=0, truncated=0, refused=0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.connect((address, port))
+        started = time.monotonic()
+        end = started + seconds
+        while True:
+            now = time.monotonic()
+            due = min(int((now - started) * rate), int(seconds * rate))
+            while counts['sent'] < due:
+                request = dns.message.make_query('q%d.flood.invalid.' % counts['sent'], 'TXT')
+                request.flags &= ~dns.flags.RD
+                request.id = counts['sent'] % 65536
+                try:
+                    sock.send(request.to_wire())
+                except OSError:
+                    pass
+                counts['sent'] += 1
+            if now > end + 1.0:
+                break
+            readable, _w, _x = select.select([sock], [], [], 0.005)
+            while readable:
+                try:
+                    message = dns.message.from_wire(sock.recv(4096))
+                except Exception:  # pylint: disable=broad-except  # refused port, stray bytes: not an answer
+                    break
+                counts['answered'] += 1
+                counts['truncated'] += bool(message.flags & dns.flags.TC)
+                counts['refused'] += message.rcode() == 5
+                readable, _w, _x = select.select([sock], [], [], 0)
+    counts['unanswered'] = counts['sent'] - counts['answered']
+    return counts
+
+
 # ---------------------------------------------------------------- running servers
 
 def state_dir():
@@ -694,10 +738,24 @@ def main(argv=None):
     serial = commands.add_parser('serial', help='print the SOA serial a server answers')
     serial.add_argument('--server', required=True)
     serial.add_argument('--zone', required=True)
+    flooder = commands.add_parser('flood', help='ask a server names it does not serve (REFUSED) at a rate')
+    flooder.add_argument('--server', required=True)
+    flooder.add_argument('--rate', type=int, default=600, help='queries a second')
+    flooder.add_argument('--seconds', type=float, default=10)
     commands.add_parser('show', help='servers, zones and serials as JSON')
     commands.add_parser('reset', help='restart every server with the records of zones.yml')
     args = parser.parse_args(argv)
     state = state_dir()
+    if args.command == 'flood':
+        # no lock: it changes nothing, and runs while other commands do
+        try:
+            model = load_model(os.path.join(state, 'dns'))
+            server = parse_servers(args.server)[0]
+        except DnsTestbedError as error:
+            print('dnsctl: %s' % error, file=sys.stderr)
+            return 1
+        print(json.dumps(flood(server, model['port'], args.rate, args.seconds)))
+        return 0
     try:
         with locked(state):
             return run(args, state)

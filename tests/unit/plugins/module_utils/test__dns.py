@@ -268,6 +268,17 @@ def test_truncated_answer_is_asked_over_tcp():
     assert server.tcp_seen == 1
 
 
+def test_after_a_truncation_the_server_is_asked_over_tcp_for_a_while():
+    # a rate-limiting server truncates ("slip") to send clients to TCP, which it does not limit
+    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'truncate' if index == 0 else 'drop'),
+                                            queries=3)
+    assert all(answer.via_tcp and not answer.udp_blocked for answer in answers)
+    assert all(answer.udp_problem.startswith('truncated') for answer in answers)
+    assert server.udp_seen == 1 and server.tcp_seen == 3
+    state = client.state(('127.0.0.1', server.port))
+    assert state.counts['tcp_after_truncation'] == 2 and not state.tcp_only
+
+
 def test_udp_port_closed_is_answered_over_tcp_then_tcp_only():
     answers, server, client, _seconds = ask(dict(bind_udp=False), queries=4)
     assert all(answer.via_tcp and answer.udp_blocked for answer in answers)
