@@ -371,6 +371,9 @@ def unbound_config(server, work_dir, model):
         '  domain-insecure: "%s."' % top_zone(model['tld']),
     ]
     if server == 'internal':
+        # a line per query in dns/internal.log: tests see when a check has reached the internal
+        # view (federation_dns asks it after every authoritative server of the domain)
+        lines.append('  log-queries: yes')
         zones = sorted({zone_of_fqdn(model, fqdn) for fqdn, _rtype, _rdata in model['internal_data']})
         for zone in zones:
             lines.append('  local-zone: "%s." typetransparent' % zone)
