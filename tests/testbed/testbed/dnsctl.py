@@ -134,6 +134,9 @@ def render_zone(zone, data, ttl):
     for owner, rtype, rdata in data['records']:
         text = txt_rdata(rdata) if rtype == 'TXT' else rdata
         lines.append('%s IN %s %s' % (absolute(owner, zone), rtype, text))
+    if data.get('unloadable'):
+        # a syntax error: NSD logs it, keeps the zone configured without data and answers SERVFAIL
+        lines.append('@ IN TXT "an unterminated string')
     return '\n'.join(lines) + '\n'
 
 
@@ -178,6 +181,8 @@ def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True, ben
         servers['ns1']['zones'][zone] = current
         if spec.get('served_by_ns3'):
             servers['ns3']['zones'][zone] = copy.deepcopy(current)
+        for server in spec.get('unloadable_on', []):
+            servers[server]['zones'][zone] = dict(copy.deepcopy(current), unloadable=True)
         stale = spec.get('stale_on_ns2')
         if stale:
             missing = set(stale.get('missing', []))
@@ -356,7 +361,10 @@ def unbound_config(server, work_dir, model):
         # clients fall back to TCP under rate limiting and loss; Unbound's default is 10 per thread
         '  incoming-num-tcp: 256',
         '  do-ip6: no',
-        '  access-control: 127.0.0.0/8 allow',
+        # allow_snoop on the external resolver: it also answers queries without RD (from its cache,
+        # or a referral), never with the AA flag, as a recursive server wrongly listed as a
+        # nameserver does (nsrec); "allow" would refuse them
+        '  access-control: 127.0.0.0/8 %s' % ('allow_snoop' if server == 'resolver' else 'allow'),
         '  do-not-query-localhost: no',
         '  module-config: "iterator"',
         '  qname-minimisation: no',

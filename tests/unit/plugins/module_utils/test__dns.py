@@ -374,6 +374,8 @@ def test_zone_of_a_delegated_name_comes_with_the_parents_delegation():
         (RECURSIVE, 'sub.contoso.example.', 'SOA'): response(';AUTHORITY\ncontoso.example. 30 IN SOA ns1.contoso.example. h. 1 2 3 4 5\n'),
     }
     client = ScriptedClient(script, resolvers=['127.0.0.5:5353'])
+    # scripted, never sent: routable also where the controller has no default route (a namespace)
+    client._routable['192.0.2.53'] = True
     zone = asyncio.run(client.zone_of('contoso.example'))
     assert zone['zone'] == 'contoso.example.' and zone['nameservers'] is None
     assert zone['delegation'] == dict(parent='example.', nameservers=[
