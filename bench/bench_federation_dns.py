@@ -2,8 +2,18 @@
 # Private to this repository's benchmarks.
 """Federation DNS at scale: fleetfix.remediate.federation_dns beside community.dns.wait_for_txt.
 
-Starts its own DNS testbed (launcher part ``dns``, own --state-dir, ``bench_domains`` zones
-``fedNNNN.fleetfix.test``, each with one proof on ns1 and ns2), then measures:
+Starts its own DNS testbeds one after the other (launcher part ``dns``, own --state-dir,
+``bench_domains`` zones ``fedNNNN.fleetfix.test``, each with one proof on ns1 and ns2):
+
+- ``clean`` and ``rrl_loss``: every zone also lists ns3 (``dns.bench_lame=on``), an internal
+  server that serves one zone in ten and answers REFUSED for the other 900, as in the issue;
+  ``clean`` with NSD's rate limiting off and no loss, ``rrl_loss`` with NSD's defaults (rate
+  limiting on: ns3's REFUSED answers share one bucket, so ns3 truncates and drops) and ns2
+  behind a path that drops 5 % of the datagrams each way. Same zones, same verdicts.
+- ``clean_no_lame``: ns1 and ns2 only, rate limiting off, no loss: the records on which
+  community.dns.wait_for_txt can run (it fails at the first REFUSED answer).
+
+In each it measures:
 
 - our check in-process (``_federation.run`` on the real servers: zone walk, every nameserver,
   SOA serials), the figure the goal is about;
@@ -89,6 +99,35 @@ def run_playbook(ansible_playbook, playbook, workdir, collections_path, wrapper=
                          task_times=task_times)
 
 
+def verdicts(result):
+    """What the check concluded, counted: the same in every variant of one testbed layout."""
+    counts = dict(domains=len(result['domains']), lame_on={}, found_on={}, missing_on={}, unreachable={}, errors=0,
+                  tcp_only=0, delegation_problems=0)
+    for entry in result['domains']:
+        for key in ('found_on', 'missing_on', 'unreachable'):
+            for label in entry[key]:
+                counts[key][label] = counts[key].get(label, 0) + 1
+        for label in entry['lame']:
+            counts['lame_on'][label] = counts['lame_on'].get(label, 0) + 1
+        counts['errors'] += len(entry['errors'])
+        counts['tcp_only'] += len(entry['tcp_only'])
+        delegation = entry.get('delegation') or {}
+        counts['delegation_problems'] += bool(delegation.get('not_in_parent') or delegation.get('not_in_zone')
+                                              or delegation.get('glue_mismatch'))
+    return counts
+
+
+def ratelimit_blocks(state_dir):
+    """NSD's own word that it rate-limited: its ``ratelimit block`` log lines, per server."""
+    blocks = {}
+    for path in glob.glob(os.path.join(state_dir, 'dns', '*.log')):
+        with open(path, errors='replace') as handle:
+            count = sum(1 for line in handle if 'ratelimit block' in line)
+        if count:
+            blocks[os.path.basename(path)[:-len('.log')]] = count
+    return blocks
+
+
 def ours_in_process(collection_root, domains, resolver, nameserver_port):
     sys.path.insert(0, collection_root)
     from ansible_collections.fleetfix.remediate.plugins.module_utils import _dns, _federation  # pylint: disable=import-outside-toplevel
@@ -103,7 +142,8 @@ def ours_in_process(collection_root, domains, resolver, nameserver_port):
         for key, value in state.counts.items():
             totals[key] = totals.get(key, 0) + value
     totals['tcp_only_servers'] = sum(1 for state in client.servers.values() if state.tcp_only)
-    return elapsed, result, checked, client.query_count, totals
+    per_server = {'%s:%d' % server: dict(state.counts) for server, state in client.servers.items()}
+    return elapsed, result, checked, client.query_count, totals, per_server
 
 
 def main():
@@ -124,15 +164,19 @@ def main():
                               check=True).stdout.strip().splitlines()[-1]
     # The clean testbed (NSD's response-rate limiting off), then NSD's defaults (rate limiting on)
     # with ns2 behind a path that drops 5 % of the datagrams each way.
-    for variant, options in (('clean', ['--set', 'dns.rrl=off']), ('rrl_loss', ['--set', 'dns.loss=0.05'])):
+    variants = (('clean', ['--set', 'dns.rrl=off', '--set', 'dns.bench_lame=on']),
+                ('rrl_loss', ['--set', 'dns.loss=0.05', '--set', 'dns.bench_lame=on']),
+                ('clean_no_lame', ['--set', 'dns.rrl=off']))
+    for variant, options in variants:
         state_dir = os.path.join(workdir, 'state-' + variant)
         launcher(state_dir, 'up', '--only', 'dns', '--set', 'dns.bench_domains=%d' % args.domains,
                  '--set', 'dns.port=%d' % args.port, *options)
         try:
             measure(variant, state_dir, collections, peer, args, workdir, figures.setdefault(variant, {}))
+            figures[variant]['nsd_ratelimit_blocks'] = ratelimit_blocks(state_dir)
         finally:
             launcher(state_dir, 'down', '--only', 'dns')
-    for variant in ('clean', 'rrl_loss'):
+    for variant, _options in variants:
         runs = figures[variant]
         for key in [key for key in runs if key.endswith('_runs_s')]:
             values = [value for value in runs[key] if value is not None]
@@ -143,6 +187,7 @@ def main():
     if figures['clean'].get('ours_task_best_s') and figures['rrl_loss'].get('ours_task_best_s'):
         figures['rrl_loss_over_clean_task'] = round(figures['rrl_loss']['ours_task_best_s'] /
                                                     figures['clean']['ours_task_best_s'], 2)
+    figures['same_verdicts_clean_rrl_loss'] = figures['clean'].get('verdicts') == figures['rrl_loss'].get('verdicts')
     write_results('federation_dns', figures)
     print(json.dumps(figures, indent=2))
 
@@ -163,7 +208,7 @@ def measure(variant, state_dir, collections, peer, args, workdir, figures):
         # collections (same ansible-core 2.19); fleetfix.remediate still comes from the stage
         our_collections = os.pathsep.join([collections] + glob.glob(os.path.join(peer, 'lib', 'python3*', 'site-packages')))
         our_env = dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks')
-        if variant == 'clean':
+        if variant == 'clean_no_lame':
             # as a user would run it: the system resolver knows nothing of the test zones
             elapsed, result = run_playbook(peer_playbook, PEER_PLAYBOOK % (json.dumps(records[:1]), json.dumps(resolver_ip), 20),
                                            workdir, os.path.join(peer, 'lib'))
@@ -181,29 +226,43 @@ def measure(variant, state_dir, collections, peer, args, workdir, figures):
 
     playbook = OUR_PLAYBOOK % (json.dumps(domains), json.dumps(resolver))
     # The machine is shared: each way is run --repeat times, interleaved, and every run is kept.
-    for _round in range(args.repeat):
+    lame = variant != 'clean_no_lame'
+    for round_number in range(args.repeat):
         figures.setdefault('load_average_1min', []).append(round(os.getloadavg()[0], 1))
-        elapsed, result, checked, queries, totals = ours_in_process(collections, domains, resolver, args.port)
+        elapsed, result, checked, queries, totals, per_server = ours_in_process(collections, domains, resolver, args.port)
         figures.setdefault('ours_check_runs_s', []).append(round(elapsed, 2))
         figures['ours_check_ok'] = figures.get('ours_check_ok', True) and result['ok']
         figures['ours_nameserver_checks'] = checked
         figures.setdefault('ours_queries', []).append(queries)
         figures.setdefault('ours_server_counts', []).append(totals)
-        if not result['ok']:
+        figures.setdefault('ours_per_server_counts', []).append(per_server)
+        counted = verdicts(result)
+        if figures.setdefault('verdicts', counted) != counted:
+            figures.setdefault('verdicts_differ', []).append(counted)
+        if not result['ok'] and not lame:
             figures['ours_check_msg'] = result['msg'][:500]
-        print('%s: ours, in-process check: %.2f s, ok=%s, %d domain x nameserver checks, %d queries, %s'
-              % (variant, elapsed, result['ok'], checked, queries, totals))
+        print('%s: ours, in-process check: %.2f s, ok=%s, %d domain x nameserver checks, %d queries, %s, verdicts %s'
+              % (variant, elapsed, result['ok'], checked, queries, totals, json.dumps(counted)))
 
         elapsed, result = run_playbook(os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), playbook, workdir, our_collections,
                                        extra_env=our_env)
         figures.setdefault('ours_playbook_runs_s', []).append(round(elapsed, 2))
         figures.setdefault('ours_task_runs_s', []).append(result['task_times'].get('fleetfix.remediate.federation_dns'))
+        # with the lame ns3 the task fails (as it should): the verdicts are compared in-process
         figures['ours_playbook_ok'] = figures.get('ours_playbook_ok', True) and not result['failed']
-        note = '' if not result['failed'] else str(result.get('msg'))[:500]
+        note = '' if not result['failed'] else str(result.get('msg'))[:200]
         print('%s: ours, ansible-playbook: %.2f s (the task: %s s), ok=%s %s'
               % (variant, elapsed, figures['ours_task_runs_s'][-1], not result['failed'], note))
 
-        if wrapper:
+        if wrapper and lame and round_number == 0:
+            # it stops at the first REFUSED answer (ns3, lame): it cannot check these records at all
+            elapsed, result = run_playbook(peer_playbook, PEER_PLAYBOOK % (json.dumps(records), json.dumps(resolver_ip), 60),
+                                           workdir, os.path.join(peer, 'lib'), wrapper=wrapper,
+                                           extra_env=dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks'))
+            figures['peer_on_lame'] = dict(seconds=round(elapsed, 2), failed=result['failed'], msg=str(result.get('msg', ''))[:300])
+            print('%s: community.dns.wait_for_txt with the lame ns3: %.2f s, failed=%s %s'
+                  % (variant, elapsed, result['failed'], figures['peer_on_lame']['msg']))
+        elif wrapper and not lame:
             elapsed, result = run_playbook(peer_playbook, PEER_PLAYBOOK % (json.dumps(records), json.dumps(resolver_ip), 600),
                                            workdir, os.path.join(peer, 'lib'), wrapper=wrapper,
                                            extra_env=dict(ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks'))

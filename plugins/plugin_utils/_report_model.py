@@ -410,7 +410,7 @@ def rows_dcom_10009(results, context):
             row.note('this Windows release is not affected by the DCOM 10009 flood: no restart needed')
         row.details = {
             'events_since_boot': since_boot if isinstance(since_boot, int) else None,
-            'restart': result.get('restart') or '',
+            'restart': result.get('restart') or None,
         }
         if actions:
             row.action = ('would: ' if check_mode else '') + ', '.join(actions)
@@ -483,8 +483,27 @@ def _proof_row(dns_host, domain, result):
     state = ('proof TXT on ' + ', '.join(found)) if found else 'proof TXT on no nameserver'
     row.before = row.after = state
     row.action = 'checked (read-only)'
-    row.details = {'nameservers': _list(domain.get('nameservers')), 'missing_on': missing, 'stale_on': stale}
+    row.details = {'nameservers': _list(domain.get('nameservers')), 'missing_on': missing, 'stale_on': stale,
+                   'addresses': dns_addresses(domain.get('addresses')) or None}
     return row
+
+
+def dns_addresses(per_server):
+    """Each nameserver's addresses and what each one did, in one line: ``ns1: 127.0.0.2 answered; ns2: ...``."""
+    parts = []
+    for server, entries in sorted(_mapping(per_server).items()):
+        said = []
+        for entry in _list(entries):
+            if not isinstance(entry, dict):
+                continue
+            text = '%s %s' % (entry.get('address') or '?', entry.get('status') or '?')
+            transport = entry.get('transport')
+            if transport and transport != 'udp':
+                text += ' over %s' % transport
+            said.append(text)
+        if said:
+            parts.append('%s: %s' % (server, ', '.join(said)))
+    return '; '.join(parts)
 
 
 def _autodiscover_row(dns_host, domain):
@@ -533,10 +552,13 @@ AREAS = (
      rows_guests_at_risk, ()),
     ('dcom_10009', 'DCOM 10009', 'Exchange server', 'Windows',
      'IgnoreDelegationFailure = 1 under HKLM\\Software\\Policies\\Microsoft\\Windows NT\\Rpc, restarted, no new DCOM 10009 event',
-     rows_dcom_10009, ()),
+     rows_dcom_10009,
+     ({'key': 'restart', 'label': 'Restart', 'format': 'text'},
+      {'key': 'events_since_boot', 'label': '10009 events since boot', 'format': 'number'})),
     ('federation_dns', 'Federation DNS', 'Domain', 'Zone',
      'federation proof TXT records on every external authoritative nameserver, Autodiscover reachable',
-     rows_federation_dns, ()),
+     rows_federation_dns,
+     ({'key': 'addresses', 'label': 'Nameserver addresses', 'format': 'text', 'wide': True},)),
 )
 
 
@@ -619,6 +641,16 @@ def offset_chart(area):
     return {'row_keys': [row['key'] for row in measured if row['key'] in chosen], 'measured': len(measured)}
 
 
+def clock_tiers(area):
+    """How many rows are in each clock tier (ESXi hosts), in the tiers' order; empty where no row has one."""
+    counts = {}
+    for row in area['rows']:
+        tier = (row.get('details') or {}).get('tier')
+        if tier:
+            counts[tier] = counts.get(tier, 0) + 1
+    return [{'tier': tier, 'label': label, 'count': counts[label]} for tier, label in ESXI_TIERS.items() if label in counts]
+
+
 def summarize(model):
     """Counts, labels and the list of findings, from the rows (used again after a merge)."""
     check_mode = bool(model.get('check_mode'))
@@ -637,6 +669,7 @@ def summarize(model):
         counts['total'] = len(area['rows'])
         area['counts'] = counts
         area['chart'] = offset_chart(area)
+        area['tiers'] = clock_tiers(area)
         for status in STATUSES:
             totals[status] += counts[status]
         totals['subjects'] += counts['total']

@@ -23,6 +23,7 @@ launcher)::
     python -m testbed.dnsctl serial --server ns1 --zone good.fleetfix.test
     python -m testbed.dnsctl show                   # the servers, the zones and their serials
     python -m testbed.dnsctl reset                  # every record as zones.yml says, all servers up
+    python -m testbed.dnsctl flood --server ns3 --rate 600 --seconds 20   # REFUSED answers asked for
 """
 
 import argparse
@@ -63,6 +64,9 @@ PROXIES = {
 # With the ``loss`` option ns2 sits behind a lossy path: NSD moves to this address and the
 # path listens on ns2's own.
 NS2_BEHIND_PATH = '127.0.1.4'
+# With ``bench_lame`` every bench zone also lists ns3 (an internal server that serves only
+# every BENCH_NS3_SERVES_EVERY-th of them and answers REFUSED for the rest: one rate bucket).
+BENCH_NS3_SERVES_EVERY = 10
 PROXY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'dnsproxy.py')
 TXT_CHUNK = 255
 
@@ -130,6 +134,9 @@ def render_zone(zone, data, ttl):
     for owner, rtype, rdata in data['records']:
         text = txt_rdata(rdata) if rtype == 'TXT' else rdata
         lines.append('%s IN %s %s' % (absolute(owner, zone), rtype, text))
+    if data.get('unloadable'):
+        # a syntax error: NSD logs it, keeps the zone configured without data and answers SERVFAIL
+        lines.append('@ IN TXT "an unterminated string')
     return '\n'.join(lines) + '\n'
 
 
@@ -144,13 +151,18 @@ def bench_domain_names(tld, count):
     return ['fed%04d.%s' % (index, tld) for index in range(1, count + 1)]
 
 
-def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
+def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True, bench_lame=False):
     """Everything the servers serve: ``{'servers': {name: {'zones': {zone: {...}}}}, ...}``."""
     tld = description['tld']
     base_serial = int(description['serial'])
     domains = copy.deepcopy(description['zones'])
-    for name in bench_domain_names(tld, bench_domains):
+    for index, name in enumerate(bench_domain_names(tld, bench_domains), 1):
         domains[name] = {'records': [['@', 'TXT', 'proof:%s:0' % name]]}
+        if bench_lame:
+            # as an internal server wrongly listed: REFUSED for most zones, so NSD's rate
+            # limiting (errors share one bucket per client) truncates and drops
+            domains[name]['nameservers'] = ['ns1', 'ns2', 'ns3']
+            domains[name]['served_by_ns3'] = index % BENCH_NS3_SERVES_EVERY == 0
     servers = {name: {'zones': {}} for name in NSD_SERVERS}
     parent_records = [['ns1', 'A', ADDRESSES['ns1']], ['ns2', 'A', ADDRESSES['ns2']]]
     for host, addresses in sorted((description.get('nameserver_addresses') or {}).items()):
@@ -167,6 +179,10 @@ def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
         records = [[owner, rtype, expand(str(rdata))] for owner, rtype, rdata in spec.get('records', [])]
         current = {'serial': base_serial + 1, 'ns': ns_names, 'records': records}
         servers['ns1']['zones'][zone] = current
+        if spec.get('served_by_ns3'):
+            servers['ns3']['zones'][zone] = copy.deepcopy(current)
+        for server in spec.get('unloadable_on', []):
+            servers[server]['zones'][zone] = dict(copy.deepcopy(current), unloadable=True)
         stale = spec.get('stale_on_ns2')
         if stale:
             missing = set(stale.get('missing', []))
@@ -195,6 +211,7 @@ def build_model(description, port=5353, bench_domains=0, loss=0.0, rrl=True):
         'port': port,
         'loss': float(loss),
         'rrl': bool(rrl),
+        'bench_lame': bool(bench_lame),
         'domains': sorted(domains),
         'bench_domains': bench_domain_names(tld, bench_domains),
         'servers': servers,
@@ -344,7 +361,10 @@ def unbound_config(server, work_dir, model):
         # clients fall back to TCP under rate limiting and loss; Unbound's default is 10 per thread
         '  incoming-num-tcp: 256',
         '  do-ip6: no',
-        '  access-control: 127.0.0.0/8 allow',
+        # allow_snoop on the external resolver: it also answers queries without RD (from its cache,
+        # or a referral), never with the AA flag, as a recursive server wrongly listed as a
+        # nameserver does (nsrec); "allow" would refuse them
+        '  access-control: 127.0.0.0/8 %s' % ('allow_snoop' if server == 'resolver' else 'allow'),
         '  do-not-query-localhost: no',
         '  module-config: "iterator"',
         '  qname-minimisation: no',
@@ -359,6 +379,9 @@ def unbound_config(server, work_dir, model):
         '  domain-insecure: "%s."' % top_zone(model['tld']),
     ]
     if server == 'internal':
+        # a line per query in dns/internal.log: tests see when a check has reached the internal
+        # view (federation_dns asks it after every authoritative server of the domain)
+        lines.append('  log-queries: yes')
         zones = sorted({zone_of_fqdn(model, fqdn) for fqdn, _rtype, _rdata in model['internal_data']})
         for zone in zones:
             lines.append('  local-zone: "%s." typetransparent' % zone)
@@ -481,6 +504,49 @@ def answers(server, port, timeout=1.0):
         return True
     except Exception:  # pylint: disable=broad-except
         return False
+
+
+def flood(server, port, rate, seconds):
+    """Ask ``server`` for names of no zone it serves (it answers REFUSED) at ``rate`` queries a
+    second for ``seconds``, from 127.0.0.1: the other clients of the controller's network in one
+    of NSD's rate buckets. Returns what came back: answers, truncated, unanswered."""
+    import select  # pylint: disable=import-outside-toplevel
+    import socket  # pylint: disable=import-outside-toplevel
+    import dns.flags  # pylint: disable=import-outside-toplevel
+    import dns.message  # pylint: disable=import-outside-toplevel
+    address = ADDRESSES[server]
+    counts = dict(sent=0, answered=0, truncated=0, refused=0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.connect((address, port))
+        started = time.monotonic()
+        end = started + seconds
+        while True:
+            now = time.monotonic()
+            due = min(int((now - started) * rate), int(seconds * rate))
+            while counts['sent'] < due:
+                request = dns.message.make_query('q%d.flood.invalid.' % counts['sent'], 'TXT')
+                request.flags &= ~dns.flags.RD
+                request.id = counts['sent'] % 65536
+                try:
+                    sock.send(request.to_wire())
+                except OSError:
+                    pass
+                counts['sent'] += 1
+            if now > end + 1.0:
+                break
+            readable, _w, _x = select.select([sock], [], [], 0.005)
+            while readable:
+                try:
+                    message = dns.message.from_wire(sock.recv(4096))
+                except Exception:  # pylint: disable=broad-except  # refused port, stray bytes: not an answer
+                    break
+                counts['answered'] += 1
+                counts['truncated'] += bool(message.flags & dns.flags.TC)
+                counts['refused'] += message.rcode() == 5
+                readable, _w, _x = select.select([sock], [], [], 0)
+    counts['unanswered'] = counts['sent'] - counts['answered']
+    return counts
 
 
 # ---------------------------------------------------------------- running servers
@@ -613,7 +679,7 @@ def reset(state):
     work_dir = os.path.join(state, 'dns')
     model = build_model(load_description(), port=options.get('port', 5353),
                         bench_domains=options.get('bench_domains', 0), loss=options.get('loss', 0.0),
-                        rrl=options.get('rrl', 'on') != 'off')
+                        rrl=options.get('rrl', 'on') != 'off', bench_lame=options.get('bench_lame', 'off') == 'on')
     for server in servers_of(model):
         stop(state, server)
     save_model(model, work_dir)
@@ -683,10 +749,24 @@ def main(argv=None):
     serial = commands.add_parser('serial', help='print the SOA serial a server answers')
     serial.add_argument('--server', required=True)
     serial.add_argument('--zone', required=True)
+    flooder = commands.add_parser('flood', help='ask a server names it does not serve (REFUSED) at a rate')
+    flooder.add_argument('--server', required=True)
+    flooder.add_argument('--rate', type=int, default=600, help='queries a second')
+    flooder.add_argument('--seconds', type=float, default=10)
     commands.add_parser('show', help='servers, zones and serials as JSON')
     commands.add_parser('reset', help='restart every server with the records of zones.yml')
     args = parser.parse_args(argv)
     state = state_dir()
+    if args.command == 'flood':
+        # no lock: it changes nothing, and runs while other commands do
+        try:
+            model = load_model(os.path.join(state, 'dns'))
+            server = parse_servers(args.server)[0]
+        except DnsTestbedError as error:
+            print('dnsctl: %s' % error, file=sys.stderr)
+            return 1
+        print(json.dumps(flood(server, model['port'], args.rate, args.seconds)))
+        return 0
     try:
         with locked(state):
             return run(args, state)

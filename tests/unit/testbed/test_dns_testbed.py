@@ -53,6 +53,10 @@ def test_long_txt_is_split_into_255_byte_strings(length, pieces):
 def test_every_zone_renders_to_a_valid_zone_file(model):
     for server in dnsctl.NSD_SERVERS:
         for zone, data in model['servers'][server]['zones'].items():
+            if data.get('unloadable'):
+                with pytest.raises(Exception, match='quoted string'):
+                    parse(zone, dnsctl.render_zone(zone, data, model['ttl']))
+                continue
             parsed = parse(zone, dnsctl.render_zone(zone, data, model['ttl']))
             soa = list(parsed.get_rdataset(zone + '.', 'SOA'))[0]
             assert soa.serial == data['serial']
@@ -183,6 +187,33 @@ def test_bench_domains_are_delegated_and_carry_one_proof_on_both_servers(descrip
         'name': 'fed1000.fleetfix.test', 'proofs': [dnsctl.proof_value('fed1000.fleetfix.test:0')]}
 
 
+def test_bench_lame_lists_ns3_which_serves_one_bench_zone_in_ten(description):
+    model = dnsctl.build_model(description, bench_domains=1000, bench_lame=True)
+    parent = model['servers']['parent']['zones']['fleetfix.test']['records']
+    assert sorted(r[2] for r in parent if r[0] == 'fed0001' and r[1] == 'NS') == [
+        'ns1.fleetfix.test.', 'ns2.fleetfix.test.', 'ns3.fleetfix.test.']
+    assert model['servers']['ns1']['zones']['fed0001.fleetfix.test']['ns'] == [
+        'ns1.fleetfix.test.', 'ns2.fleetfix.test.', 'ns3.fleetfix.test.']
+    served = sorted(zone for zone in model['servers']['ns3']['zones'] if zone.startswith('fed'))
+    assert len(served) == 100 and served[0] == 'fed0010.fleetfix.test'
+    assert model['servers']['ns3']['zones']['fed0010.fleetfix.test']['records'] == [
+        ['@', 'TXT', dnsctl.proof_value('fed0010.fleetfix.test:0')]]
+    # without the option the bench zones are ns1's and ns2's only
+    plain = dnsctl.build_model(description, bench_domains=10)
+    assert [zone for zone in plain['servers']['ns3']['zones'] if zone.startswith('fed')] == []
+    assert plain['servers']['ns1']['zones']['fed0001.fleetfix.test']['ns'] == ['ns1.fleetfix.test.', 'ns2.fleetfix.test.']
+
+
+def test_unloadable_zone_file_has_a_syntax_error_on_that_server_only(description):
+    model = dnsctl.build_model(description)
+    broken = model['servers']['ns3']['zones']['servfail.fleetfix.test']
+    assert broken['unloadable'] and 'unloadable' not in model['servers']['ns1']['zones']['servfail.fleetfix.test']
+    assert dnsctl.render_zone('servfail.fleetfix.test', broken, 30).rstrip().endswith('"an unterminated string')
+    glue = [r for r in model['servers']['parent']['zones']['fleetfix.test']['records'] if r[0] == 'ns.glued']
+    assert glue == [['ns.glued', 'A', '127.0.0.3']]
+    assert ['ns', 'A', '127.0.0.4'] in model['servers']['ns1']['zones']['glued.fleetfix.test']['records']
+
+
 def test_variables_are_the_documented_contract(description, model):
     variables = dns_plugin.inventory_part(description, model)['vars']
     assert variables['testbed_dns_resolvers'] == ['127.0.0.5:5353']
@@ -194,7 +225,7 @@ def test_variables_are_the_documented_contract(description, model):
     assert sorted(case for case in variables['testbed_dns_cases'] if not case.startswith('autodiscover_https_')) == sorted([
         'all_good', 'delegation', 'proof_missing', 'stale_ns2', 'internal_only', 'rollover', 'split_txt',
         'autodiscover_cname', 'autodiscover_srv', 'no_autodiscover', 'lame', 'delegation_mismatch', 'tcp_only',
-        'lossy', 'dual_stack'])
+        'lossy', 'dual_stack', 'no_aa', 'servfail', 'glue_mismatch'])
     assert sorted(case for case in variables['testbed_dns_cases'] if case.startswith('autodiscover_https_')) == [
         'autodiscover_https_404', 'autodiscover_https_expired', 'autodiscover_https_good',
         'autodiscover_https_no_listener', 'autodiscover_https_redirect', 'autodiscover_https_untrusted',
@@ -213,6 +244,7 @@ def test_variables_are_the_documented_contract(description, model):
     ({'port': 0}, 'dns.port must be'),
     ({'bench_domains': -1}, 'dns.bench_domains must be'),
     ({'stopped': 'ns2,ns9'}, 'unknown servers ns9'),
+    ({'bench_lame': 'yes'}, 'dns.bench_lame must be on'),
 ])
 def test_bad_options_are_refused(changes, message):
     options = dict(dns_plugin.PLUGIN.options, **changes)

@@ -23,6 +23,9 @@ def check_options(options):
         raise TestbedError('dns.loss must be a share of datagrams from 0 to below 1 (0.05 = 5 %%), not %s.' % options['loss'])
     if options['rrl'] not in ('on', 'off'):
         raise TestbedError('dns.rrl must be on (NSD\'s default response-rate limiting) or off, not %s.' % options['rrl'])
+    if options.get('bench_lame', 'off') not in ('on', 'off'):
+        raise TestbedError('dns.bench_lame must be on (every bench zone also lists ns3, which answers REFUSED for '
+                           'most of them) or off, not %s.' % options['bench_lame'])
     stopped = stopped_servers(options)
     unknown = sorted(set(stopped) - set(dnsctl.ADDRESSES))
     if unknown:
@@ -105,6 +108,7 @@ class DnsPlugin(Plugin):
         'stopped': '',
         'loss': 0.0,
         'rrl': 'on',
+        'bench_lame': 'off',
     }
 
     def build(self, ctx):
@@ -129,7 +133,8 @@ class DnsPlugin(Plugin):
                                '--only dns`) or choose another port with --set dns.port=N.' % ', '.join(busy))
         description = dnsctl.load_description()
         model = dnsctl.build_model(description, port=port, bench_domains=options['bench_domains'],
-                                   loss=float(options['loss']), rrl=options['rrl'] == 'on')
+                                   loss=float(options['loss']), rrl=options['rrl'] == 'on',
+                                   bench_lame=options['bench_lame'] == 'on')
         for server in dnsctl.ADDRESSES:
             shutil.rmtree(os.path.join(ctx.work_dir, server), ignore_errors=True)
         dnsctl.save_model(model, ctx.work_dir)

@@ -237,6 +237,19 @@ def test_dropped_datagram_is_sent_again_after_a_short_wait():
     assert answer.rtt < 5
 
 
+def test_the_answer_to_a_resent_query_is_no_round_trip_sample():
+    # Karn's rule: the answer may be to either datagram; counting the wait for the first one as a
+    # round trip would lengthen the first wait of every later query to a lossy server
+    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer'),
+                                            queries=2, timeout=10)
+    state = client.state(('127.0.0.1', server.port))
+    assert server.udp_seen == 3 and all(not answer.via_tcp for answer in answers)
+    assert answers[0].rtt >= _dns.INITIAL_RTO
+    # only the second query, answered at its first datagram, was measured: far below the first wait
+    assert state.srtt is not None and state.srtt < _dns.INITIAL_RTO / 2
+    assert state.rto(3.0) < _dns.INITIAL_RTO
+
+
 def test_waits_come_from_measured_round_trips_and_double():
     state = _dns.ServerState(max_window=64)
     assert state.rto(3.0) == _dns.INITIAL_RTO
@@ -253,6 +266,17 @@ def test_truncated_answer_is_asked_over_tcp():
     (answer,), server, _client, _seconds = ask(dict(udp=lambda index, request: 'truncate'))
     assert answer.via_tcp and answer.udp_problem == 'truncated over UDP' and not answer.udp_blocked
     assert server.tcp_seen == 1
+
+
+def test_after_a_truncation_the_server_is_asked_over_tcp_for_a_while():
+    # a rate-limiting server truncates ("slip") to send clients to TCP, which it does not limit
+    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'truncate' if index == 0 else 'drop'),
+                                            queries=3)
+    assert all(answer.via_tcp and not answer.udp_blocked for answer in answers)
+    assert all(answer.udp_problem.startswith('truncated') for answer in answers)
+    assert server.udp_seen == 1 and server.tcp_seen == 3
+    state = client.state(('127.0.0.1', server.port))
+    assert state.counts['tcp_after_truncation'] == 2 and not state.tcp_only
 
 
 def test_udp_port_closed_is_answered_over_tcp_then_tcp_only():
@@ -350,6 +374,8 @@ def test_zone_of_a_delegated_name_comes_with_the_parents_delegation():
         (RECURSIVE, 'sub.contoso.example.', 'SOA'): response(';AUTHORITY\ncontoso.example. 30 IN SOA ns1.contoso.example. h. 1 2 3 4 5\n'),
     }
     client = ScriptedClient(script, resolvers=['127.0.0.5:5353'])
+    # scripted, never sent: routable also where the controller has no default route (a namespace)
+    client._routable['192.0.2.53'] = True
     zone = asyncio.run(client.zone_of('contoso.example'))
     assert zone['zone'] == 'contoso.example.' and zone['nameservers'] is None
     assert zone['delegation'] == dict(parent='example.', nameservers=[

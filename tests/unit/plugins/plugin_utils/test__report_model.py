@@ -416,3 +416,38 @@ def test_dcom_not_reached_clock_skew_and_os_notes():
     assert modern['status'] == 'compliant'
     assert modern['notes'] == ['WMIC missing, read with PowerShell (Get-WmiObject)',
                                'this Windows release is not affected by the DCOM 10009 flood: no restart needed']
+
+
+def test_esxi_area_counts_hosts_per_clock_tier_in_tier_order():
+    report = model.build(esxi_inputs(esxi_host('esx1', tier='critical', drifted=True, offset_seconds=600.0),
+                                     esxi_host('esx2', tier='ok'), esxi_host('esx3', tier='ok'),
+                                     esxi_host('esx4', tier='warning', drifted=True, offset_seconds=9.0)))
+    esxi = report['areas'][0]
+    assert esxi['tiers'] == [{'tier': 'ok', 'label': 'in time', 'count': 2},
+                             {'tier': 'warning', 'label': 'beyond max_offset_seconds', 'count': 1},
+                             {'tier': 'critical', 'label': 'Kerberos fails here', 'count': 1}]
+    # areas whose rows have no tier (and hosts without one) count nothing
+    assert [area['tiers'] for area in model.build(dcom(changed=True))['areas'] if area['id'] == 'dcom_10009'] == [[]]
+    assert model.build(esxi_inputs(esxi_host('esx1')))['areas'][0]['tiers'] == []
+
+
+def test_dcom_restart_and_events_are_columns():
+    report = model.build(dcom(changed=True, restart='would restart', dcom_10009={'since_boot': 12}), check_mode=True)
+    area = [area for area in report['areas'] if area['id'] == 'dcom_10009'][0]
+    assert [column['key'] for column in area['columns']] == ['restart', 'events_since_boot']
+    assert area['rows'][0]['details'] == {'events_since_boot': 12, 'restart': 'would restart'}
+    # a result without either (an unreachable host) leaves the columns out
+    bare = [area for area in model.build(dcom(failed=True, msg='denied', restart=None, dcom_10009={}))['areas']
+            if area['id'] == 'dcom_10009'][0]
+    assert bare['columns'] == []
+
+
+def test_federation_rows_show_each_nameserver_address_and_what_it_did():
+    addresses = {'ns2.contoso.lab': [{'address': '127.0.0.3', 'status': 'answered', 'transport': 'tcp (UDP blocked)'}],
+                 'ns1.contoso.lab': [{'address': '127.0.0.2', 'status': 'answered', 'transport': 'udp'},
+                                     {'address': '::1', 'status': 'not asked', 'detail': 'no IPv6 route'}]}
+    row = one(proof(addresses=addresses))
+    assert row['details']['addresses'] == ('ns1.contoso.lab: 127.0.0.2 answered, ::1 not asked; '
+                                           'ns2.contoso.lab: 127.0.0.3 answered over tcp (UDP blocked)')
+    assert one(proof())['details']['addresses'] is None
+    assert model.dns_addresses({'ns1': ['bogus', {'address': '127.0.0.2'}], 'ns2': 'x'}) == 'ns1: 127.0.0.2 ?'
