@@ -536,8 +536,8 @@ def event_text(index, event, language='en-US'):
               ('event_id', str(event.event_id)), ('task', 'N/A'),
               ('level', words['levels'].get(event.level, words['levels'][4])), ('opcode', 'N/A'),
               ('keyword', words['classic']), ('user', 'N/A'), ('user_name', 'N/A'), ('computer', event.computer)]
-    lines = ['%s[%d]:' % (words['event'], index)] + ['  %s%s%s' % (words[name], words['sep'], value)
-                                                      for name, value in fields]
+    lines = ['%s[%d]:' % (words['event'], index)]
+    lines.extend('  %s%s%s' % (words[name], words['sep'], value) for name, value in fields)
     return '\r\n'.join(lines) + '\r\n  %s%s\r\n%s\r\n\r\n' % (words['description'], words['sep'], event.message)
 
 
