@@ -71,7 +71,7 @@ options:
       - With O(method=gpo), the registered result of the O(method=gpo) task that wrote the GPO through the domain
         controller (run once for all hosts). The task host is then a member server that gets the policy from that
         GPO; the task reads it (never writes it, in any mode) and returns its record, the GPO's change
-        (RV(changed), RV(gpo), RV(gpo_id)) with this server's own value (RV(after)), OS, events and whether it
+        (C(changed), RV(gpo), RV(gpo_id)) with this server's own value (RV(after)), OS, events and whether it
         needs a restart after its next policy refresh (RV(restart)). A GPO task that failed makes every member's
         task fail, naming the GPO and why.
     type: dict
