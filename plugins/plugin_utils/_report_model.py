@@ -558,7 +558,7 @@ AREAS = (
     ('federation_dns', 'Federation DNS', 'Domain', 'Zone',
      'federation proof TXT records on every external authoritative nameserver, Autodiscover reachable',
      rows_federation_dns,
-     ({'key': 'addresses', 'label': 'Nameserver addresses', 'format': 'text'},)),
+     ({'key': 'addresses', 'label': 'Nameserver addresses', 'format': 'text', 'wide': True},)),
 )
 
 
