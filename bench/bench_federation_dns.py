@@ -89,8 +89,10 @@ def run_playbook(ansible_playbook, playbook, workdir, collections_path, wrapper=
     failed = process.returncode != 0
     message = ''
     if failed:
+        # the task's own message when the failed result is printed, else the error lines
+        found = re.search(r'"msg": "((?:[^"\\]|\\.)*)"', process.stdout)
         lines = [line for line in (process.stdout + process.stderr).splitlines() if '"msg"' in line or 'ERROR' in line]
-        message = ' '.join(lines)[-400:]
+        message = found.group(1)[:400] if found else ' '.join(lines)[-400:]
     # ansible.posix.profile_tasks (when enabled) ends with one line per task: "NAME ---- 12.34s"
     task_times = {match.group(1): float(match.group(2)) for match in
                   re.finditer(r'^(\S+) -+ (\d+\.\d+)s$', process.stdout, re.MULTILINE)}
