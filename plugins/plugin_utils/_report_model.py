@@ -163,6 +163,11 @@ def _list(value):
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
+def _dicts(value):
+    """The entries of a list that are mappings (a malformed entry is left out, not an error)."""
+    return [entry for entry in _list(value) if isinstance(entry, dict)]
+
+
 def _number(value):
     if isinstance(value, bool) or value is None:
         return None
@@ -222,7 +227,7 @@ def rows_esxi_time(results, context):
             yield Row('esxi_time', vcenter, vcenter, vcenter).no_result(
                 'no result: the vCenter was unreachable or its play did not run')
             continue
-        hosts = [host for host in _list(result.get('hosts')) if isinstance(host, dict)]
+        hosts = _dicts(result.get('hosts'))
         if not hosts:
             row = Row('esxi_time', vcenter, vcenter, vcenter)
             if result.get('failed'):
@@ -300,9 +305,7 @@ def rows_ntp_sources(results, context):
     for vcenter, result in results.items():
         if not isinstance(result, dict):
             continue
-        for source in _list(result.get('ntp_sources')):
-            if not isinstance(source, dict):
-                continue
+        for source in _dicts(result.get('ntp_sources')):
             row = Row('ntp_sources', str(source.get('server') or source.get('address') or '?'), vcenter, vcenter)
             offset = _number(source.get('offset_seconds'))
             if source.get('problem'):
@@ -338,9 +341,7 @@ def rows_guests_at_risk(results, context):
     for vcenter, result in results.items():
         if not isinstance(result, dict):
             continue
-        for guest in _list(result.get('guests_at_risk')):
-            if not isinstance(guest, dict):
-                continue
+        for guest in _dicts(result.get('guests_at_risk')):
             row = Row('guests_at_risk', str(guest.get('name') or '?'), str(guest.get('host') or ''), vcenter)
             sync = guest.get('tools_time_sync')
             state = '%s; booted %s; VMware Tools time sync %s' % (
@@ -427,8 +428,8 @@ def rows_federation_dns(results, context):
                 yield Row('federation_dns', dns_host, '', dns_host).no_result(
                     'no result: the federation DNS check did not run')
             continue
-        domains = [domain for domain in _list(result.get('domains')) if isinstance(domain, dict)]
-        autodiscover = [domain for domain in _list(result.get('autodiscover')) if isinstance(domain, dict)]
+        domains = _dicts(result.get('domains'))
+        autodiscover = _dicts(result.get('autodiscover'))
         for domain in domains:
             yield _proof_row(dns_host, domain, result)
         for domain in autodiscover:
@@ -493,9 +494,7 @@ def dns_addresses(per_server):
     parts = []
     for server, entries in sorted(_mapping(per_server).items()):
         said = []
-        for entry in _list(entries):
-            if not isinstance(entry, dict):
-                continue
+        for entry in _dicts(entries):
             text = '%s %s' % (entry.get('address') or '?', entry.get('status') or '?')
             transport = entry.get('transport')
             if transport and transport != 'udp':
