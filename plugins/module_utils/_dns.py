@@ -4,13 +4,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 # This file is private to the fleetfix.remediate collection: its API may change without notice.
-"""The one dnspython client of the collection.
+"""The one DNS client of the collection.
 
 Everything that talks DNS goes through ``DnsClient``: asynchronous queries (UDP, TCP when
 the answer is truncated), timeouts and retries, bounded concurrency, zone and nameserver
 discovery that starts at the configured resolvers (never the system resolver when resolvers
 are given), CNAME following, TXT/SRV/address reads and SOA serials per server. Errors leave
 this file as ``DnsError`` with a sentence a person can act on.
+
+Messages are built and read by ``_dns_wire`` (the few record types the checks use, without
+dnspython's object model: half the time of a 1,000-domain check went there); dnspython reads
+the system resolver configuration when no resolvers are given. Names are absolute, lower-case
+texts (``"ns1.example.com."``).
 """
 
 from __future__ import annotations
@@ -22,17 +27,13 @@ import socket
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.fleetfix.remediate.plugins.module_utils import _dns_wire as wire
+from ansible_collections.fleetfix.remediate.plugins.module_utils._dns_wire import WireError
 
 DNSPYTHON_IMPORT_ERROR = None
 try:
-    import dns.asyncquery
-    import dns.exception
-    import dns.flags
-    import dns.message
-    import dns.name
-    import dns.rcode
-    import dns.rdatatype
-    import dns.resolver
+    # the package only: dns.resolver (the system resolver configuration) is imported when used
+    import dns
 except ImportError:
     DNSPYTHON_IMPORT_ERROR = traceback.format_exc()
     HAS_DNSPYTHON = False
@@ -67,10 +68,37 @@ class _NotDns(Exception):
 
 def _describe_stray(data):
     try:
-        dns.message.from_wire(data)
-    except Exception:  # pylint: disable=broad-except  # whatever the bytes are, they are not DNS
+        wire.decode(data)
+    except WireError:
         return f'{len(data)} bytes that are not a DNS message'
     return f'a DNS message of {len(data)} bytes that answers another query'
+
+
+def _system_resolvers():
+    import dns.resolver  # pylint: disable=import-outside-toplevel  # costs 60 ms, needed only without resolvers
+    try:
+        return [(ip, 53) for ip in dns.resolver.get_default_resolver().nameservers if isinstance(ip, str)]
+    except dns.resolver.NoResolverConfiguration:
+        return []
+
+
+class _Query:
+    """One question on the wire: ``qname`` (absolute text), ``rdtype`` (number), ``id`` and ``wire``."""
+
+    __slots__ = ('qname', 'rdtype', 'id', 'wire')
+
+    def __init__(self, qname, rdtype, recursion=True):
+        self.qname = qname
+        self.rdtype = rdtype
+        self.id = random.getrandbits(16)
+        self.wire = wire.query(self.id, qname, rdtype, recursion=recursion, payload=UDP_PAYLOAD)
+
+    def renumber(self, ident):
+        self.id = ident
+        self.wire = wire.with_id(self.wire, ident)
+
+    def is_answered_by(self, message):
+        return message.answers(self.id, self.qname, self.rdtype)
 
 
 class ServerState:
@@ -238,8 +266,8 @@ class Response:
 
     def __init__(self, message, via_tcp=False, udp_problem=None, rtt=None):
         self.message = message
-        self.rcode = message.rcode()
-        self.authoritative = bool(message.flags & dns.flags.AA)
+        self.rcode = message.rcode
+        self.authoritative = message.authoritative
         self.via_tcp = via_tcp
         self.udp_problem = udp_problem
         self.rtt = rtt
@@ -249,12 +277,12 @@ class Response:
         """TCP answered where UDP got nothing at all (not a truncation)."""
         return self.via_tcp and self.udp_problem is not None and not self.udp_problem.startswith('truncated')
 
+    @property
+    def rcode_text(self):
+        return wire.rcode_text(self.rcode)
+
     def rrsets(self, section, rdtype, name=None):
-        found = []
-        for rrset in getattr(self.message, section):
-            if rrset.rdtype == rdtype and (name is None or rrset.name == name):
-                found.append(rrset)
-        return found
+        return self.message.rrsets(section, rdtype, name)
 
     def follow_cnames(self, qname, rdtype):
         """The records of ``rdtype`` reached from ``qname`` through the CNAMEs in the answer.
@@ -267,21 +295,27 @@ class Response:
             wanted = self.rrsets('answer', rdtype, name)
             if wanted:
                 return name, wanted[0], chain
-            cnames = self.rrsets('answer', dns.rdatatype.CNAME, name)
+            cnames = self.rrsets('answer', wire.CNAME, name)
             if not cnames:
                 return name, None, chain
-            name = cnames[0][0].target
-            chain.append(name.to_text())
+            name = cnames[0][0]
+            chain.append(name)
         return name, None, chain
 
 
 def _name(text):
-    return dns.name.from_text(text) if isinstance(text, str) else text
+    """A name as the client writes it: absolute, lower case; ``DnsError`` when it cannot be one."""
+    name = wire.absolute(str(text))
+    try:
+        wire.encode_name(name)
+    except WireError as error:
+        raise DnsError(str(error)) from None
+    return name
 
 
 def txt_values(rrset):
     """A TXT rrset's values, each record's character-strings joined (long proofs arrive split)."""
-    return [b''.join(rdata.strings).decode('utf-8', 'replace') for rdata in rrset]
+    return list(rrset.values)
 
 
 class DnsClient:
@@ -302,11 +336,7 @@ class DnsClient:
         if resolvers:
             self.resolvers = [parse_server(r) if isinstance(r, str) else tuple(r) for r in resolvers]
         else:
-            try:
-                system = dns.resolver.get_default_resolver().nameservers
-            except dns.resolver.NoResolverConfiguration:
-                system = []
-            self.resolvers = [(ip, 53) for ip in system if isinstance(ip, str)]
+            self.resolvers = _system_resolvers()
         self.timeout = timeout
         self.retries = retries
         self.nameserver_port = nameserver_port
@@ -392,14 +422,12 @@ class DnsClient:
         Returns a ``Response``; raises ``DnsError`` naming the server and what was tried.
         """
         qname = _name(qname)
-        rdtype = dns.rdatatype.RdataType.make(rdtype)
+        rdtype = wire.type_number(rdtype)
         server = tuple(server)
-        request = dns.message.make_query(qname, rdtype, use_edns=0, payload=UDP_PAYLOAD)
-        if not recursion:
-            request.flags &= ~dns.flags.RD
+        request = _Query(qname, rdtype, recursion=recursion)
         semaphore = self._bound()
         state = self.state(server)
-        what = f'{format_server(server)} did not answer {qname.to_text()} {rdtype.name}'
+        what = f'{format_server(server)} did not answer {qname} {wire.type_text(rdtype)}'
         if state.failed_in_a_row >= FAILURES_BEFORE_GIVING_UP:
             raise DnsError(f'{what} (not asked: it answered none of the last {state.failed_in_a_row} queries; '
                            f'the last: {state.last_failure})')
@@ -439,7 +467,7 @@ class DnsClient:
                     udp_problem = f'no UDP socket: {error.strerror or error}'
                 else:
                     while request.id in endpoint.pending:
-                        request.id = random.randint(0, 65535)
+                        request.renumber(random.getrandbits(16))
                     udp_listen, udp_problem = await self._udp_phase(endpoint, state, request, started, deadline)
                     if isinstance(udp_listen, Response):
                         return udp_listen, None
@@ -455,7 +483,7 @@ class DnsClient:
                 for task in done:
                     waiting.remove(task)
                     outcome = task.result()
-                    if isinstance(outcome, dns.message.Message):
+                    if isinstance(outcome, wire.Message):
                         return self._answered(state, outcome, task is tcp, udp_problem, loop.time() - started), None
                     if task is tcp:
                         tcp_problem = outcome
@@ -504,24 +532,23 @@ class DnsClient:
                 data, arrived = waiter.result()
             endpoint.pending[request.id] = loop.create_future()
             try:
-                message = dns.message.from_wire(data)
-            except Exception as error:  # pylint: disable=broad-except  # whatever the bytes are, they are not DNS
-                raise _NotDns(f'answered {len(data)} bytes that are not a DNS message ({error.__class__.__name__})') from None
-            if request.is_response(message):
+                message = wire.decode(data)
+            except WireError as error:
+                raise _NotDns(f'answered {len(data)} bytes that are not a DNS message ({error})') from None
+            if request.is_answered_by(message):
                 return message, arrived
 
     async def udp_answers(self, server, qname, sends=5):
         """Whether ``server`` answers ``qname`` SOA over UDP at all, trying ``sends`` datagrams
         within ``timeout``: tells a lossy path (some answer) from a blocked UDP port (none)."""
         server = tuple(server)
-        request = dns.message.make_query(_name(qname), 'SOA', use_edns=0, payload=UDP_PAYLOAD)
-        request.flags &= ~dns.flags.RD
+        request = _Query(_name(qname), wire.SOA, recursion=False)
         try:
             endpoint = await self._endpoint(server)
         except OSError:
             return False
         while request.id in endpoint.pending:
-            request.id = random.randint(0, 65535)
+            request.renumber(random.getrandbits(16))
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -538,13 +565,12 @@ class DnsClient:
         """UDP sends with doubling waits. Returns ``(Response, None)`` when answered, else
         ``(a task still listening for a late UDP answer or None, why UDP did not do)``."""
         loop = asyncio.get_running_loop()
-        wire = request.to_wire()
         endpoint.pending[request.id] = loop.create_future()
         wait = state.rto(self.timeout)
         sends = 0
         retries = self.retries if retries is None else retries
         while sends <= retries and loop.time() < deadline:
-            endpoint.transport.sendto(wire)
+            endpoint.transport.sendto(request.wire)
             sent_at = loop.time()
             sends += 1
             state.counts['udp_sent'] += 1
@@ -558,7 +584,7 @@ class DnsClient:
             except _NotDns as error:
                 return None, str(error)
             if message is not None:
-                if message.flags & dns.flags.TC:
+                if message.truncated:
                     state.counts['truncated'] += 1
                     state.back_off(loop.time())
                     state.tcp_until = loop.time() + TCP_AFTER_TRUNCATION
@@ -580,26 +606,41 @@ class DnsClient:
                 message, _arrived = await self._receive(endpoint, request, deadline)
             except (OSError, _NotDns):
                 return None
-            return message if message is not None and not message.flags & dns.flags.TC else None
+            return message if message is not None and not message.truncated else None
 
         if loop.time() >= deadline:
             return None, problem
         return asyncio.ensure_future(late_answer()), problem
 
     async def _tcp(self, server, request):
-        ip, port = server
+        """The answer over TCP (a ``wire.Message``), or why there is none (a sentence)."""
         try:
-            return await dns.asyncquery.tcp(request, ip, timeout=self.timeout, port=port)
-        except dns.exception.Timeout:
+            return await asyncio.wait_for(self._tcp_exchange(server, request), self.timeout)
+        except asyncio.TimeoutError:
             return f'no answer within {self.timeout:g} s'
         except ConnectionRefusedError:
             return 'connection refused'
-        except OSError as error:
-            return error.strerror or str(error) or error.__class__.__name__
         except EOFError:
             return 'the server closed the connection without an answer'
-        except dns.exception.DNSException as error:
-            return f'an answer that is not a DNS message ({error.__class__.__name__})'
+        except OSError as error:
+            return error.strerror or str(error) or error.__class__.__name__
+        except WireError as error:
+            return f'an answer that is not a DNS message ({error})'
+
+    @staticmethod
+    async def _tcp_exchange(server, request):
+        ip, port = server
+        reader, writer = await asyncio.open_connection(ip, port)
+        try:
+            writer.write(wire.frame(request.wire))
+            await writer.drain()
+            while True:
+                length = int.from_bytes(await reader.readexactly(2), 'big')
+                message = wire.decode(await reader.readexactly(length))
+                if request.is_answered_by(message):
+                    return message
+        finally:
+            writer.close()
 
     async def query_any(self, servers, qname, rdtype, recursion=True):
         """Ask each server in turn until one answers (SERVFAIL/REFUSED count as no answer)."""
@@ -610,9 +651,8 @@ class DnsClient:
             except DnsError as error:
                 errors.append(str(error))
                 continue
-            if response.rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
-                errors.append(f'{format_server(server)} answered {dns.rcode.to_text(response.rcode)} '
-                              f'for {_name(qname).to_text()}')
+            if response.rcode_text in ('SERVFAIL', 'REFUSED'):
+                errors.append(f'{format_server(server)} answered {response.rcode_text} for {_name(qname)}')
                 continue
             return response
         raise DnsError('; '.join(errors) or 'no resolver configured')
@@ -621,11 +661,11 @@ class DnsClient:
         """A lookup through the resolvers, following CNAMEs (also across answers) and referrals
         (when the resolvers are authoritative servers of a parent zone rather than recursive ones).
 
-        Returns ``(final_name, values, chain)``: values are rdata objects (empty when the
-        name or type does not exist).
+        Returns ``(final_name, values, chain)``: values as ``wire.RRset`` holds them (address
+        texts for A/AAAA, dicts for SRV; empty when the name or type does not exist).
         """
         qname = _name(qname)
-        rdtype = dns.rdatatype.RdataType.make(rdtype)
+        rdtype = wire.type_number(rdtype)
         chain = []
         servers = servers or self.resolvers
         for _hop in range(MAX_REFERRALS):
@@ -633,20 +673,20 @@ class DnsClient:
             final, rrset, hops = response.follow_cnames(qname, rdtype)
             chain.extend(hops)
             if rrset is not None:
-                return final.to_text(), list(rrset), chain
+                return final, list(rrset), chain
             if hops:
                 qname = final
                 servers = self.resolvers
                 continue
-            referral = [ns for ns in response.rrsets('authority', dns.rdatatype.NS) if qname.is_subdomain(ns.name)]
-            if response.rcode != dns.rcode.NOERROR or response.authoritative or not referral \
-                    or response.rrsets('authority', dns.rdatatype.SOA):
-                return final.to_text(), [], chain
+            referral = [ns for ns in response.rrsets('authority', wire.NS) if wire.is_subdomain(qname, ns.name)]
+            if response.rcode_text != 'NOERROR' or response.authoritative or not referral \
+                    or response.rrsets('authority', wire.SOA):
+                return final, [], chain
             nameservers = await self._nameservers_from(response, referral[0])
             servers = [(ip, self.nameserver_port) for entry in nameservers for ip in entry['addresses']]
             if not servers:
-                raise DnsError(f'the nameservers of {referral[0].name.to_text()} have no address')
-        raise DnsError(f'{qname.to_text()}: more than {MAX_REFERRALS} CNAMEs or referrals')
+                raise DnsError(f'the nameservers of {referral[0].name} have no address')
+        raise DnsError(f'{qname}: more than {MAX_REFERRALS} CNAMEs or referrals')
 
     async def addresses(self, host):
         """IPv4 and IPv6 addresses of a host name, resolved through the configured resolvers."""
@@ -665,7 +705,7 @@ class DnsClient:
                 _final, values, _chain = await self.resolve(key, rdtype)
             except DnsError:
                 continue
-            found.extend(value.address for value in values)
+            found.extend(values)
         return found
 
     async def find_zone(self, qname, with_nameservers=True):
@@ -685,7 +725,7 @@ class DnsClient:
         zone = None
         for _hop in range(MAX_REFERRALS):
             response = await self.query_any(servers, qname, 'SOA')
-            final, soa, hops = response.follow_cnames(qname, dns.rdatatype.SOA)
+            final, soa, hops = response.follow_cnames(qname, wire.SOA)
             if hops:
                 chain.extend(hops)
                 qname = final
@@ -695,45 +735,45 @@ class DnsClient:
             if soa is not None:
                 zone = final
                 break
-            authority_soa = response.rrsets('authority', dns.rdatatype.SOA)
+            authority_soa = response.rrsets('authority', wire.SOA)
             if authority_soa:
                 zone = authority_soa[0].name
                 break
-            referral = [rrset for rrset in response.rrsets('authority', dns.rdatatype.NS)
-                        if qname.is_subdomain(rrset.name)]
+            referral = [rrset for rrset in response.rrsets('authority', wire.NS)
+                        if wire.is_subdomain(qname, rrset.name)]
             if not referral:
-                raise DnsError(f'could not find the zone of {qname.to_text()}: the answer from '
+                raise DnsError(f'could not find the zone of {qname}: the answer from '
                                f'{", ".join(format_server(s) for s in servers)} has neither SOA nor a referral')
             nameservers = await self._nameservers_from(response, referral[0])
             servers = [(ip, self.nameserver_port) for entry in nameservers for ip in entry['addresses']]
             if not servers:
-                raise DnsError(f'the nameservers of {referral[0].name.to_text()} have no address')
+                raise DnsError(f'the nameservers of {referral[0].name} have no address')
         if zone is None:
-            raise DnsError(f'more than {MAX_REFERRALS} referrals looking for the zone of {qname.to_text()}')
+            raise DnsError(f'more than {MAX_REFERRALS} referrals looking for the zone of {qname}')
         if not with_nameservers:
-            return dict(name=qname.to_text(), zone=zone.to_text(), nameservers=None, cnames=chain)
+            return dict(name=qname, zone=zone, nameservers=None, cnames=chain)
         response = await self.query_any(servers, zone, 'NS')
-        rrsets = response.rrsets('answer', dns.rdatatype.NS, zone) or response.rrsets('authority', dns.rdatatype.NS, zone)
+        rrsets = response.rrsets('answer', wire.NS, zone) or response.rrsets('authority', wire.NS, zone)
         if not rrsets:
-            raise DnsError(f'the zone {zone.to_text()} has no NS records')
+            raise DnsError(f'the zone {zone} has no NS records')
         nameservers = await self._nameservers_from(response, rrsets[0])
-        return dict(name=qname.to_text(), zone=zone.to_text(), nameservers=nameservers, cnames=chain)
+        return dict(name=qname, zone=zone, nameservers=nameservers, cnames=chain)
 
     async def _nameservers_from(self, response, ns_rrset):
         glue = {}
-        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        for rdtype in (wire.A, wire.AAAA):
             for rrset in response.rrsets('additional', rdtype):
-                glue.setdefault(rrset.name, []).extend(rdata.address for rdata in rrset)
-        targets = sorted({rdata.target for rdata in ns_rrset})
+                glue.setdefault(rrset.name, []).extend(rrset)
+        targets = sorted({target for target in ns_rrset})
         resolved = await asyncio.gather(*[self.addresses(target) for target in targets if target not in glue])
         by_name = dict(zip([t for t in targets if t not in glue], resolved))
         by_name.update({target: glue[target] for target in targets if target in glue})
-        return [dict(name=target.to_text(), addresses=sorted(by_name[target])) for target in targets]
+        return [dict(name=target, addresses=sorted(by_name[target])) for target in targets]
 
     async def soa_serial(self, server, zone):
         response = await self.query(server, zone, 'SOA', recursion=False)
-        rrsets = response.rrsets('answer', dns.rdatatype.SOA, _name(zone))
-        return rrsets[0][0].serial if rrsets else None
+        rrsets = response.rrsets('answer', wire.SOA, _name(zone))
+        return rrsets[0][0]['serial'] if rrsets else None
 
     async def txt(self, server, qname):
         """TXT values of ``qname`` on one server and how the server answered.
@@ -744,27 +784,27 @@ class DnsClient:
         server gives in its authority section for the zone, ``None`` when it gives none).
         """
         response = await self.query(server, qname, 'TXT', recursion=False)
-        _final, rrset, _chain = response.follow_cnames(_name(qname), dns.rdatatype.TXT)
+        _final, rrset, _chain = response.follow_cnames(_name(qname), wire.TXT)
         values = txt_values(rrset) if rrset is not None else None
-        authority = response.rrsets('authority', dns.rdatatype.NS) if response.authoritative else []
-        return dict(values=values, rcode=dns.rcode.to_text(response.rcode), authoritative=response.authoritative,
+        authority = response.rrsets('authority', wire.NS) if response.authoritative else []
+        return dict(values=values, rcode=response.rcode_text, authoritative=response.authoritative,
                     via_tcp=response.via_tcp, udp_blocked=response.udp_blocked, udp_problem=response.udp_problem,
                     rtt=response.rtt,
-                    zone_nameservers=sorted({rdata.target.to_text() for rdata in authority[0]}) if authority else None)
+                    zone_nameservers=sorted(set(authority[0])) if authority else None)
 
     async def apex_nameservers(self, server, zone):
         """The zone's own NS names as one of its servers answers them (AA), or ``None``."""
         response = await self.query(server, zone, 'NS', recursion=False)
-        rrsets = response.rrsets('answer', dns.rdatatype.NS, _name(zone))
+        rrsets = response.rrsets('answer', wire.NS, _name(zone))
         if not response.authoritative or not rrsets:
             return None
-        return sorted(rdata.target.to_text() for rdata in rrsets[0])
+        return sorted(rrsets[0])
 
     async def resolver_txt(self, server, qname):
         """TXT values of ``qname`` through one (internal) resolver: ``(values or None, rcode text)``."""
         response = await self.query(server, qname, 'TXT')
-        _final, rrset, _chain = response.follow_cnames(_name(qname), dns.rdatatype.TXT)
-        return (txt_values(rrset) if rrset is not None else None), dns.rcode.to_text(response.rcode)
+        _final, rrset, _chain = response.follow_cnames(_name(qname), wire.TXT)
+        return (txt_values(rrset) if rrset is not None else None), response.rcode_text
 
     async def zone_of(self, qname):
         """``find_zone(qname, with_nameservers=False)``, one query cheaper for the usual case: when
@@ -776,16 +816,16 @@ class DnsClient:
         except DnsError:
             delegation = None
         if delegation is not None:
-            return dict(name=qname.to_text(), zone=qname.to_text(), nameservers=None, cnames=[], delegation=delegation)
+            return dict(name=qname, zone=qname, nameservers=None, cnames=[], delegation=delegation)
         return await self.find_zone(qname, with_nameservers=False)
 
     async def delegation(self, zone):
         """The parent's delegation of ``zone``: ``dict(parent, nameservers=[{name, glue}])``, or
         ``None`` for a top-level zone. Asks the parent zone's own servers (RD off)."""
         zone = _name(zone)
-        if len(zone.labels) <= 2:
+        if wire.label_count(zone) <= 2:
             return None
-        parent_name = zone.parent()
+        parent_name = wire.parent_of(zone)
         task = self._zone_cache.get(parent_name)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             # the 1,000 domains of one parent share one lookup of the parent's servers
@@ -796,18 +836,18 @@ class DnsClient:
         if not servers:
             raise DnsError(f'the servers of the parent zone {parent["zone"]} have no address the controller can use')
         response = await self.query_any(servers, zone, 'NS', recursion=False)
-        rrsets = response.rrsets('answer', dns.rdatatype.NS, zone) or response.rrsets('authority', dns.rdatatype.NS, zone)
+        rrsets = response.rrsets('answer', wire.NS, zone) or response.rrsets('authority', wire.NS, zone)
         if not rrsets:
-            raise DnsError(f'the parent zone {parent["zone"]} has no delegation (NS records) for {zone.to_text()}')
+            raise DnsError(f'the parent zone {parent["zone"]} has no delegation (NS records) for {zone}')
         glue = {}
-        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+        for rdtype in (wire.A, wire.AAAA):
             for rrset in response.rrsets('additional', rdtype):
-                glue.setdefault(rrset.name.to_text(), []).extend(rdata.address for rdata in rrset)
-        names = sorted({rdata.target.to_text() for rdata in rrsets[0]})
+                glue.setdefault(rrset.name, []).extend(rrset)
+        names = sorted(set(rrsets[0]))
         return dict(parent=parent['zone'], nameservers=[dict(name=name, glue=sorted(glue.get(name, []))) for name in names])
 
     async def srv(self, qname):
         """SRV records through the resolvers: list of dicts (priority, weight, port, target)."""
         _final, values, _chain = await self.resolve(qname, 'SRV')
-        return [dict(priority=value.priority, weight=value.weight, port=value.port,
-                     target=value.target.to_text(omit_final_dot=True)) for value in values]
+        # a target of "." means the service is decidedly not available at this domain (RFC 2782)
+        return [dict(value, target=value['target'].rstrip('.') or '.') for value in values]

@@ -454,7 +454,7 @@ async def check_autodiscover(client, domain):
         for rdtype in ('A', 'AAAA'):
             _final, values, hops = await client.resolve(name, rdtype)
             chain = chain or hops
-            found.extend(value.address for value in values)
+            found.extend(values)
         return found, chain
 
     for method, name in (('autodiscover', f'autodiscover.{domain}'), ('domain', domain)):

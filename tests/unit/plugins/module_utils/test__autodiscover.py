@@ -239,7 +239,7 @@ def test_federation_run_with_an_https_client_fails_the_domain_and_says_why():
     class Dns(FakeDns):
         async def resolve(self, name, rdtype):
             values = ['203.0.113.25'] if (name, rdtype) == ('autodiscover.fabrikam.com', 'A') else []
-            return name, [type('A', (), dict(address=value))() for value in values], []
+            return name, list(values), []
 
         async def srv(self, name):
             return []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import types
 
 import pytest
 
@@ -102,7 +101,7 @@ class FakeClient:
 
     async def resolve(self, name, rdtype):
         values, chain = self.records.get((name, rdtype), ([], []))
-        return name, [types.SimpleNamespace(address=value) for value in values], chain
+        return name, list(values), chain
 
     async def srv(self, name):
         return self.srv_records.get(name, [])
