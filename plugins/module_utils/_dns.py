@@ -262,20 +262,24 @@ def format_server(server):
 class Response:
     """What one server answered, reduced to what the decisions need, and how it was asked:
     ``via_tcp`` (the answer came over TCP), ``udp_problem`` (why UDP did not do: truncated,
-    unanswered, port closed; ``None`` when UDP answered), ``rtt`` (seconds to the answer)."""
+    unanswered, port closed; ``None`` when UDP answered), ``udp_lost`` (UDP went unanswered but
+    the server answered other queries over UDP in this round: datagrams lost, not UDP blocked),
+    ``rtt`` (seconds to the answer)."""
 
-    def __init__(self, message, via_tcp=False, udp_problem=None, rtt=None):
+    def __init__(self, message, via_tcp=False, udp_problem=None, rtt=None, udp_lost=False):
         self.message = message
         self.rcode = message.rcode
         self.authoritative = message.authoritative
         self.via_tcp = via_tcp
         self.udp_problem = udp_problem
+        self.udp_lost = udp_lost
         self.rtt = rtt
 
     @property
     def udp_blocked(self):
-        """TCP answered where UDP got nothing at all (not a truncation)."""
-        return self.via_tcp and self.udp_problem is not None and not self.udp_problem.startswith('truncated')
+        """TCP answered where UDP got nothing at all (not a truncation, not a lost datagram)."""
+        return (self.via_tcp and self.udp_problem is not None and not self.udp_problem.startswith('truncated')
+                and not self.udp_lost)
 
     @property
     def rcode_text(self):
@@ -382,6 +386,8 @@ class DnsClient:
     def close(self):
         """Close the UDP sockets of this round (call at the end of each event loop)."""
         for endpoint in self._endpoints.values():
+            # nobody waits any more: closing would fail each future with an error no one reads
+            endpoint.pending.clear()
             if endpoint.transport is not None:
                 endpoint.transport.close()
         self._endpoints = {}
@@ -468,7 +474,7 @@ class DnsClient:
                 else:
                     while request.id in endpoint.pending:
                         request.renumber(random.getrandbits(16))
-                    udp_listen, udp_problem = await self._udp_phase(endpoint, state, request, started, deadline)
+                    udp_listen, udp_problem = await self._udp_phase(endpoint, state, request, started, deadline, hedge=True)
                     if isinstance(udp_listen, Response):
                         return udp_listen, None
             state.counts['tcp_sent'] += 1
@@ -487,6 +493,9 @@ class DnsClient:
                         return self._answered(state, outcome, task is tcp, udp_problem, loop.time() - started), None
                     if task is tcp:
                         tcp_problem = outcome
+                    elif outcome:
+                        # what all of UDP's datagrams came to
+                        udp_problem = outcome
             return None, f'UDP: {udp_problem}; TCP: {tcp_problem}'
         finally:
             for task in waiting:
@@ -502,12 +511,14 @@ class DnsClient:
             state.measured(sample)
             return Response(message, rtt=rtt)
         state.grow()
+        lost = False
         if udp_problem and not udp_problem.startswith('truncated') and not state.tcp_only:
             state.udp_misses += 1
             # only a server that never answered over UDP: a busy or lossy one did, and will again
-            if state.udp_misses >= UDP_MISSES_BEFORE_TCP_ONLY and state.counts['udp_answered'] == 0:
+            lost = state.counts['udp_answered'] > 0
+            if state.udp_misses >= UDP_MISSES_BEFORE_TCP_ONLY and not lost:
                 state.tcp_only = True
-        return Response(message, via_tcp=True, udp_problem=udp_problem, rtt=rtt)
+        return Response(message, via_tcp=True, udp_problem=udp_problem, rtt=rtt, udp_lost=lost)
 
     @staticmethod
     async def _receive(endpoint, request, until):
@@ -530,6 +541,9 @@ class DnsClient:
                 if not waiter.done() or waiter.cancelled():
                     return None, None
                 data, arrived = waiter.result()
+            if endpoint.pending.get(request.id) is not waiter:
+                # the query is over (answered another way, its task cancelled as the datagram came)
+                return None, None
             endpoint.pending[request.id] = loop.create_future()
             try:
                 message = wire.decode(data)
@@ -561,55 +575,94 @@ class DnsClient:
             endpoint.pending.pop(request.id, None)
         return answer is not None or (problem or '').startswith('truncated')
 
-    async def _udp_phase(self, endpoint, state, request, started, deadline, retries=None):
+    async def _udp_phase(self, endpoint, state, request, started, deadline, retries=None, hedge=False):
         """UDP sends with doubling waits. Returns ``(Response, None)`` when answered, else
-        ``(a task still listening for a late UDP answer or None, why UDP did not do)``."""
+        ``(a task still trying UDP or None, why UDP did not do)``.
+
+        With ``hedge`` the phase returns at the first unanswered datagram, its task sending the
+        rest: the caller asks over TCP meanwhile and takes whichever answers first. A dropped
+        datagram (a lossy path, a rate-limiting server's drop) then costs one first wait, not
+        the sum of the doubling waits (0.1 + 0.2 + 0.4 s): on 1,000 domains with 5 % loss that
+        tail was the half of the check's time. The task's result is a ``wire.Message``, or why
+        UDP never answered (a sentence) once its time is up."""
         loop = asyncio.get_running_loop()
         endpoint.pending[request.id] = loop.create_future()
-        wait = state.rto(self.timeout)
-        sends = 0
         retries = self.retries if retries is None else retries
-        while sends <= retries and loop.time() < deadline:
+        sends = [0]
+        wait = [state.rto(self.timeout)]
+
+        async def attempt():
+            """One datagram and its wait: ``('answer', Response)``, ``('stop', problem)`` or ``('unanswered', None)``."""
             endpoint.transport.sendto(request.wire)
             sent_at = loop.time()
-            sends += 1
+            sends[0] += 1
             state.counts['udp_sent'] += 1
             self.query_count += 1
             try:
-                message, arrived = await self._receive(endpoint, request, min(sent_at + wait, deadline))
+                message, arrived = await self._receive(endpoint, request, min(sent_at + wait[0], deadline))
             except ConnectionRefusedError:
-                return None, 'the UDP port is closed (port unreachable)'
+                return 'stop', 'the UDP port is closed (port unreachable)'
             except OSError as error:
-                return None, f'UDP failed ({error.strerror or error})'
+                return 'stop', f'UDP failed ({error.strerror or error})'
             except _NotDns as error:
-                return None, str(error)
+                return 'stop', str(error)
             if message is not None:
                 if message.truncated:
                     state.counts['truncated'] += 1
                     state.back_off(loop.time())
                     state.tcp_until = loop.time() + TCP_AFTER_TRUNCATION
-                    return None, 'truncated over UDP'
-                return self._answered(state, message, False, None, loop.time() - started,
-                                      sample=arrived - sent_at if sends == 1 else None), None
+                    return 'stop', 'truncated over UDP'
+                return 'answer', self._answered(state, message, False, None, loop.time() - started,
+                                                sample=arrived - sent_at if sends[0] == 1 else None)
             state.counts['udp_unanswered'] += 1
-            wait *= 2
-        # Every datagram of the query went unanswered: the server (or the path) drops. One late
-        # datagram is not that: a busy controller reads answers late too.
+            wait[0] *= 2
+            return 'unanswered', None
+
+        def unanswered():
+            problem = f'{sends[0]} datagram(s) unanswered within {loop.time() - started:.2g} s'
+            if endpoint.stray is not None and endpoint.stray[0] >= started:
+                problem += f', {_describe_stray(endpoint.stray[1])} came back instead'
+            return problem
+
+        async def the_rest():
+            # the remaining datagrams, then a late answer to any of them until the deadline
+            while sends[0] <= retries and loop.time() < deadline:
+                outcome, value = await attempt()
+                if outcome == 'answer':
+                    return value.message
+                if outcome == 'stop':
+                    return value
+            # Every datagram of the query went unanswered: the server (or the path) drops. One
+            # late datagram is not that: a busy controller reads answers late too.
+            state.back_off(loop.time())
+            problem = unanswered()
+            try:
+                message, _arrived = await self._receive(endpoint, request, deadline)
+            except (OSError, _NotDns):
+                return problem
+            return message if message is not None and not message.truncated else problem
+
+        while sends[0] <= retries and loop.time() < deadline:
+            outcome, value = await attempt()
+            if outcome == 'answer':
+                return value, None
+            if outcome == 'stop':
+                return None, value
+            if hedge and sends[0] <= retries:
+                return asyncio.ensure_future(the_rest()), unanswered()
         state.back_off(loop.time())
-        problem = f'{sends} datagram(s) unanswered within {loop.time() - started:.2g} s'
-        if endpoint.stray is not None and endpoint.stray[0] >= started:
-            problem += f', {_describe_stray(endpoint.stray[1])} came back instead'
+        problem = unanswered()
+        if loop.time() >= deadline:
+            return None, problem
 
         async def late_answer():
             # the server may still answer over UDP while TCP is tried
             try:
                 message, _arrived = await self._receive(endpoint, request, deadline)
             except (OSError, _NotDns):
-                return None
-            return message if message is not None and not message.truncated else None
+                return problem
+            return message if message is not None and not message.truncated else problem
 
-        if loop.time() >= deadline:
-            return None, problem
         return asyncio.ensure_future(late_answer()), problem
 
     async def _tcp(self, server, request):

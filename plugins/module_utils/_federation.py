@@ -132,10 +132,18 @@ def _lame_reason(answer, zone):
     return None
 
 
+TCP_UDP_LOST = 'tcp (UDP datagram lost)'
+
+
 def _transport(answer):
     if not answer['via_tcp']:
         return 'udp'
-    return 'tcp (UDP blocked)' if answer['udp_blocked'] else 'tcp (truncated over UDP)'
+    if answer['udp_blocked']:
+        return 'tcp (UDP blocked)'
+    if (answer['udp_problem'] or '').startswith('truncated'):
+        return 'tcp (truncated over UDP)'
+    # unanswered over UDP, while the server answers other queries over UDP: a lost datagram
+    return TCP_UDP_LOST
 
 
 async def _ask_nameserver(client, addresses, queried_name, zone, port):
@@ -532,6 +540,14 @@ async def _confirm_tcp_only(client, domain_results, port):
             if not all(verdicts[(address, port)] for address in asked):
                 result['tcp_only'].remove(label)
                 result['ok'] = _domain_ok(result)
+    for result in domain_results:
+        for entries in result['addresses'].values():
+            for entry in entries:
+                # an answer taken over TCP before the server's first UDP answer of the round
+                # arrived; its UDP did answer, so the datagram was lost
+                if entry.get('transport') == 'tcp (UDP blocked)' and not verdicts.get((entry['address'], port), blocked((entry['address'], port))):
+                    entry['transport'] = TCP_UDP_LOST
+                    entry.pop('detail', None)
 
 
 def build_result(domain_results, autodiscover_results):

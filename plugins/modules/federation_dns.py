@@ -270,7 +270,8 @@ domains:
       description:
         - Per nameserver, one entry per address with C(address), C(status) (V(answered), V(lame), V(error),
           V(unreachable) or V(not asked)), C(detail), and for answers C(transport) (V(udp), V(tcp (truncated over UDP)),
-          V(tcp (UDP blocked))), C(rcode), C(rtt_ms), C(serial) and C(txt).
+          V(tcp (UDP blocked)), or V(tcp (UDP datagram lost)) when a datagram went unanswered but the server answers
+          other queries over UDP), C(rcode), C(rtt_ms), C(serial) and C(txt).
       type: dict
     delegation:
       description:

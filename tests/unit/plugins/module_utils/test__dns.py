@@ -231,18 +231,37 @@ def ask(server_behaviour, queries=1, **client_options):
 
 
 def test_dropped_datagram_is_sent_again_after_a_short_wait():
-    (answer,), server, _client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer'),
+    # TCP refused: the resent datagram answers, long before the 10 s query timeout
+    (answer,), server, _client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer', tcp=False),
                                                timeout=10)
     assert not answer.via_tcp and answer.rcode == 0
-    assert server.udp_seen == 2 and server.tcp_seen == 0
-    # the datagram was sent again after the short first wait, long before the 10 s query timeout
+    assert server.udp_seen == 2
     assert answer.rtt < 5
+
+
+def test_a_dropped_datagram_is_also_asked_over_tcp_at_once():
+    # the resend and a TCP query go out together after the first wait; the first answer is taken,
+    # so a query whose datagrams keep getting lost waits one first wait, not 0.3 + 0.6 + 1.2 s
+    (answer,), server, _client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else ('late', 1.5)),
+                                               timeout=10)
+    assert answer.via_tcp and answer.rcode == 0
+    assert server.udp_seen == 2 and server.tcp_seen == 1
+    assert _dns.INITIAL_RTO <= answer.rtt < 1
+
+
+def test_a_datagram_lost_by_a_server_that_answers_udp_is_not_udp_blocked():
+    answers, server, _client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 1 else
+                                                  (('late', 1.5) if index == 2 else 'answer')), queries=2, timeout=10)
+    first, second = answers
+    assert not first.via_tcp
+    assert second.via_tcp and second.udp_lost and not second.udp_blocked
+    assert server.tcp_seen == 1
 
 
 def test_the_answer_to_a_resent_query_is_no_round_trip_sample():
     # Karn's rule: the answer may be to either datagram; counting the wait for the first one as a
     # round trip would lengthen the first wait of every later query to a lossy server
-    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer'),
+    answers, server, client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer', tcp=False),
                                             queries=2, timeout=10)
     state = client.state(('127.0.0.1', server.port))
     assert server.udp_seen == 3 and all(not answer.via_tcp for answer in answers)

@@ -413,6 +413,30 @@ def test_truncated_answer_over_tcp_is_not_tcp_only():
     assert result['ok'] is True
 
 
+class LossyClient(FakeClient):
+    """Whose servers all answered over UDP in the round (``DnsClient.udp_blocked`` is false)."""
+
+    def udp_blocked(self, server):
+        return False
+
+    async def udp_answers(self, server, zone):
+        return True
+
+
+@pytest.mark.parametrize('blocked_at_the_time', [False, True])
+def test_an_answer_over_tcp_after_a_lost_datagram_is_neither_udp_blocked_nor_tcp_only(blocked_at_the_time):
+    # True: taken over TCP before the server's first UDP answer of the round came in
+    client = LossyClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}},
+                         answers={NS2: dict(via_tcp=True, udp_blocked=blocked_at_the_time,
+                                            udp_problem='1 datagram(s) unanswered within 0.1 s')})
+    result = check(client, [dict(name='contoso.com', proofs=[GOOD])])
+    domain = result['domains'][0]
+    assert result['ok'] is True and domain['tcp_only'] == []
+    entry = domain['addresses']['ns2.example.net'][0]
+    assert entry['transport'] == 'tcp (UDP datagram lost)' and 'detail' not in entry
+    assert 'UDP blocked' not in result['msg']
+
+
 def test_internal_resolver_formerr_is_an_error_not_ok():
     client = FakeClient(txt={NS1: {'contoso.com': [GOOD]}, NS2: {'contoso.com': [GOOD]}}, internal_rcode='FORMERR')
     result = check(client, [dict(name='contoso.com', proofs=[GOOD])], internal=[INTERNAL])
