@@ -489,6 +489,9 @@ class DnsClient:
                 for task in done:
                     waiting.remove(task)
                     outcome = task.result()
+                    if isinstance(outcome, Response):
+                        # a resent datagram answered while TCP was tried (counted as it came)
+                        return outcome, None
                     if isinstance(outcome, wire.Message):
                         return self._answered(state, outcome, task is tcp, udp_problem, loop.time() - started), None
                     if task is tcp:
@@ -583,8 +586,9 @@ class DnsClient:
         rest: the caller asks over TCP meanwhile and takes whichever answers first. A dropped
         datagram (a lossy path, a rate-limiting server's drop) then costs one first wait, not
         the sum of the doubling waits (0.1 + 0.2 + 0.4 s): on 1,000 domains with 5 % loss that
-        tail was the half of the check's time. The task's result is a ``wire.Message``, or why
-        UDP never answered (a sentence) once its time is up."""
+        tail was the half of the check's time. The task's result is a ``Response`` (a resent
+        datagram answered), a ``wire.Message`` (a late answer, not yet counted), or why UDP never
+        answered (a sentence) once its time is up."""
         loop = asyncio.get_running_loop()
         endpoint.pending[request.id] = loop.create_future()
         retries = self.retries if retries is None else retries
@@ -628,9 +632,7 @@ class DnsClient:
             # the remaining datagrams, then a late answer to any of them until the deadline
             while sends[0] <= retries and loop.time() < deadline:
                 outcome, value = await attempt()
-                if outcome == 'answer':
-                    return value.message
-                if outcome == 'stop':
+                if outcome in ('answer', 'stop'):
                     return value
             # Every datagram of the query went unanswered: the server (or the path) drops. One
             # late datagram is not that: a busy controller reads answers late too.

@@ -142,11 +142,12 @@ def test_resolve_follows_cname_across_answers():
 class FakeServer(asyncio.DatagramProtocol):
     """A nameserver on 127.0.0.1 (random port) whose UDP behaviour a test scripts:
     ``udp(index, request) -> 'answer' | 'drop' | 'truncate' | 'garbage' | ('late', seconds)``;
-    TCP answers when ``tcp`` is true (the port is refused otherwise)."""
+    TCP answers when ``tcp`` is true (the port is refused otherwise), after ``tcp_delay`` seconds."""
 
-    def __init__(self, udp=lambda index, request: 'answer', tcp=True, bind_udp=True):
+    def __init__(self, udp=lambda index, request: 'answer', tcp=True, bind_udp=True, tcp_delay=0):
         self.udp = udp
         self.tcp = tcp
+        self.tcp_delay = tcp_delay
         self.bind_udp = bind_udp
         self.udp_seen = 0
         self.tcp_seen = 0
@@ -202,6 +203,7 @@ class FakeServer(asyncio.DatagramProtocol):
         self.tcp_seen += 1
         length = int.from_bytes(await reader.readexactly(2), 'big')
         request = dns.message.from_wire(await reader.readexactly(length))
+        await asyncio.sleep(self.tcp_delay)
         wire = self.answer(request)
         writer.write(len(wire).to_bytes(2, 'big') + wire)
         await writer.drain()
@@ -247,6 +249,15 @@ def test_a_dropped_datagram_is_also_asked_over_tcp_at_once():
     assert answer.via_tcp and answer.rcode == 0
     assert server.udp_seen == 2 and server.tcp_seen == 1
     assert _dns.INITIAL_RTO <= answer.rtt < 1
+
+
+def test_a_resent_datagram_answered_while_tcp_is_tried_is_taken_and_counted_once():
+    (answer,), server, client, _seconds = ask(dict(udp=lambda index, request: 'drop' if index == 0 else 'answer',
+                                                   tcp_delay=1.5), timeout=10)
+    state = client.state(('127.0.0.1', server.port))
+    assert not answer.via_tcp and answer.rtt < 1
+    assert server.udp_seen == 2 and server.tcp_seen == 1
+    assert state.counts['udp_answered'] == 1 and state.counts['answered'] == 1
 
 
 def test_a_datagram_lost_by_a_server_that_answers_udp_is_not_udp_blocked():
