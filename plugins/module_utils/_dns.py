@@ -32,9 +32,11 @@ from ansible_collections.fleetfix.remediate.plugins.module_utils._dns_wire impor
 
 DNSPYTHON_IMPORT_ERROR = None
 try:
-    # the package only: dns.resolver (the system resolver configuration) is imported when used
-    import dns
+    # the package's version only: dns.resolver (the system resolver configuration) is imported when used
+    import dns.version
+    DNSPYTHON_VERSION = dns.version.version
 except ImportError:
+    DNSPYTHON_VERSION = None
     DNSPYTHON_IMPORT_ERROR = traceback.format_exc()
     HAS_DNSPYTHON = False
 else:
@@ -819,7 +821,7 @@ class DnsClient:
         for rdtype in (wire.A, wire.AAAA):
             for rrset in response.rrsets('additional', rdtype):
                 glue.setdefault(rrset.name, []).extend(rrset)
-        targets = sorted({target for target in ns_rrset})
+        targets = sorted(set(ns_rrset))
         resolved = await asyncio.gather(*[self.addresses(target) for target in targets if target not in glue])
         by_name = dict(zip([t for t in targets if t not in glue], resolved))
         by_name.update({target: glue[target] for target in targets if target in glue})
