@@ -11,10 +11,10 @@ cd "$root"
 
 # Debian packages: Go and govmomi build the vCenter simulator, NSD and Unbound serve DNS,
 # nginx is the Autodiscover endpoint (HTTPS), chrony serves NTP (faketime runs one instance 10 minutes wrong),
-# Chromium renders the compliance report in its test, shellcheck is a sanity test, rsync
+# Chromium and its chromedriver (Selenium) render the compliance report in its test, shellcheck is a sanity test, rsync
 # stages the collection; krb5-kdc and krb5-admin-server (kdb5_util, kadmin.local) run the testbed's
 # KDC, krb5-user and libkrb5-dev (with gcc and python3-dev) build and feed pykerberos/gssapi/krb5.
-packages=(golang-go golang-github-vmware-govmomi-dev nsd unbound nginx chrony faketime chromium shellcheck rsync
+packages=(golang-go golang-github-vmware-govmomi-dev nsd unbound nginx chrony faketime chromium chromium-driver shellcheck rsync
           krb5-kdc krb5-admin-server krb5-user libkrb5-dev gcc python3-dev)
 missing=()
 for package in "${packages[@]}"; do
