@@ -429,10 +429,14 @@ class DnsClient:
 
         Returns a ``Response``; raises ``DnsError`` naming the server and what was tried.
         """
-        qname = _name(qname)
+        qname = wire.absolute(str(qname))
         rdtype = wire.type_number(rdtype)
         server = tuple(server)
-        request = _Query(qname, rdtype, recursion=recursion)
+        try:
+            # building the query is the name's check (as _name does for the other readers)
+            request = _Query(qname, rdtype, recursion=recursion)
+        except WireError as error:
+            raise DnsError(str(error)) from None
         semaphore = self._bound()
         state = self.state(server)
         what = f'{format_server(server)} did not answer {qname} {wire.type_text(rdtype)}'
@@ -594,18 +598,19 @@ class DnsClient:
         loop = asyncio.get_running_loop()
         endpoint.pending[request.id] = loop.create_future()
         retries = self.retries if retries is None else retries
-        sends = [0]
-        wait = [state.rto(self.timeout)]
+        sends = 0
+        wait = state.rto(self.timeout)
 
         async def attempt():
+            nonlocal sends, wait
             """One datagram and its wait: ``('answer', Response)``, ``('stop', problem)`` or ``('unanswered', None)``."""
             endpoint.transport.sendto(request.wire)
             sent_at = loop.time()
-            sends[0] += 1
+            sends += 1
             state.counts['udp_sent'] += 1
             self.query_count += 1
             try:
-                message, arrived = await self._receive(endpoint, request, min(sent_at + wait[0], deadline))
+                message, arrived = await self._receive(endpoint, request, min(sent_at + wait, deadline))
             except ConnectionRefusedError:
                 return 'stop', 'the UDP port is closed (port unreachable)'
             except OSError as error:
@@ -619,55 +624,51 @@ class DnsClient:
                     state.tcp_until = loop.time() + TCP_AFTER_TRUNCATION
                     return 'stop', 'truncated over UDP'
                 return 'answer', self._answered(state, message, False, None, loop.time() - started,
-                                                sample=arrived - sent_at if sends[0] == 1 else None)
+                                                sample=arrived - sent_at if sends == 1 else None)
             state.counts['udp_unanswered'] += 1
-            wait[0] *= 2
+            wait *= 2
             return 'unanswered', None
 
         def unanswered():
-            problem = f'{sends[0]} datagram(s) unanswered within {loop.time() - started:.2g} s'
+            problem = f'{sends} datagram(s) unanswered within {loop.time() - started:.2g} s'
             if endpoint.stray is not None and endpoint.stray[0] >= started:
                 problem += f', {_describe_stray(endpoint.stray[1])} came back instead'
             return problem
 
-        async def the_rest():
-            # the remaining datagrams, then a late answer to any of them until the deadline
-            while sends[0] <= retries and loop.time() < deadline:
-                outcome, value = await attempt()
-                if outcome in ('answer', 'stop'):
-                    return value
+        def all_unanswered():
             # Every datagram of the query went unanswered: the server (or the path) drops. One
             # late datagram is not that: a busy controller reads answers late too.
             state.back_off(loop.time())
-            problem = unanswered()
+            return unanswered()
+
+        async def late_answer(problem):
+            # the server may still answer any of the datagrams over UDP while TCP is tried
             try:
                 message, _arrived = await self._receive(endpoint, request, deadline)
             except (OSError, _NotDns):
                 return problem
             return message if message is not None and not message.truncated else problem
 
-        while sends[0] <= retries and loop.time() < deadline:
+        async def the_rest():
+            # the remaining datagrams, then a late answer to any of them until the deadline
+            while sends <= retries and loop.time() < deadline:
+                outcome, value = await attempt()
+                if outcome in ('answer', 'stop'):
+                    return value
+            return await late_answer(all_unanswered())
+
+        while sends <= retries and loop.time() < deadline:
             outcome, value = await attempt()
             if outcome == 'answer':
                 return value, None
             if outcome == 'stop':
                 return None, value
-            if hedge and sends[0] <= retries:
+            if hedge and sends <= retries:
                 return asyncio.ensure_future(the_rest()), unanswered()
-        state.back_off(loop.time())
-        problem = unanswered()
+        problem = all_unanswered()
         if loop.time() >= deadline:
             return None, problem
-
-        async def late_answer():
-            # the server may still answer over UDP while TCP is tried
-            try:
-                message, _arrived = await self._receive(endpoint, request, deadline)
-            except (OSError, _NotDns):
-                return problem
-            return message if message is not None and not message.truncated else problem
-
-        return asyncio.ensure_future(late_answer()), problem
+        return asyncio.ensure_future(late_answer(problem)), problem
 
     async def _tcp(self, server, request):
         """The answer over TCP (a ``wire.Message``), or why there is none (a sentence)."""
